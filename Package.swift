@@ -1,0 +1,37 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+// One target per job: the spec model (load + validate), rendering (templates + pcs script),
+// planning (ordered steps), the runtime transports (SSH), and the CLI that wires them.
+let package = Package(
+    name: "pgha",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "pgha", targets: ["pgha"]),
+        .executable(name: "pgha-bench", targets: ["pgha-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/stencilproject/Stencil", exact: "0.15.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "PghaSpec", dependencies: ["Yams"]),
+        .target(name: "PghaRender", dependencies: ["PghaSpec", "Stencil"]),
+        .target(name: "PghaPlan", dependencies: ["PghaSpec", "PghaRender"]),
+        .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2",
+                       providers: [.apt(["libssh2-1-dev"])]),
+        .target(name: "PghaTransport", dependencies: ["CLibSSH2"]),
+        .executableTarget(name: "pgha", dependencies: [
+            "PghaSpec", "PghaRender", "PghaPlan", "PghaTransport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "pgha-bench", dependencies: [
+            "PghaSpec", "PghaRender", "PghaPlan", "PghaTransport",
+        ]),
+        .testTarget(name: "PghaSpecTests", dependencies: ["PghaSpec"]),
+        .testTarget(name: "PghaRenderTests", dependencies: ["PghaSpec", "PghaRender"]),
+        .testTarget(name: "PghaPlanTests", dependencies: ["PghaSpec", "PghaRender", "PghaPlan"]),
+        .testTarget(name: "PghaTransportTests", dependencies: ["PghaTransport"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// pgha-bench: prints numbers. Subcommands: spec, transport.
