@@ -1,0 +1,162 @@
+import PghaSpec
+
+/// One shell command as argument groups: the first group goes on the command's first line,
+/// every further group on a continuation line (`\`), the way the seeds' cluster_setup.sh reads.
+public struct ShellCommand: Equatable, Sendable {
+    public var groups: [[String]]
+    public init(_ head: [String], _ rest: [[String]] = []) { groups = [head] + rest }
+    public var arguments: [String] { groups.flatMap { $0 } }
+
+    public var rendered: String {
+        groups.map { $0.map(shellQuote).joined(separator: " ") }.joined(separator: " \\\n    ")
+    }
+}
+
+/// Quotes a word for bash only when it needs it: `ip=192.168.0.28` stays readable,
+/// `node_list=db1 db2 db3` becomes `node_list='db1 db2 db3'`.
+public func shellQuote(_ word: String) -> String {
+    let safe = word.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_-./:=,@%+#".contains($0)) }
+    if safe && !word.isEmpty && !word.hasPrefix("#") { return word }
+    if let equals = word.firstIndex(of: "="), word[..<equals].allSatisfy({ $0.isLetter || $0.isNumber || "_-".contains($0) }) {
+        let key = word[...equals]
+        return key + "'" + word[word.index(after: equals)...].replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}
+
+/// The pcs commands of seeds 000/001, generated for one pcs dialect (see design.md §4).
+public struct PcsCommands {
+    public let spec: ClusterSpec
+    public let dialect: ClusterSpec.PcsDialect
+    public static let cibFile = "pgsql_cfg"
+
+    public init(spec: ClusterSpec, dialect: ClusterSpec.PcsDialect) {
+        self.spec = spec
+        self.dialect = dialect
+    }
+
+    var legacy: Bool { dialect == .v0_9 }
+
+    /// Authenticate the nodes to each other, create the cluster, start it. The hacluster
+    /// password reaches pcs on stdin (pcs reads it there when stdin is not a terminal).
+    public func setupCommands() -> [ShellCommand] {
+        let names = spec.nodes.map(\.name)
+        var commands: [ShellCommand] = []
+        if legacy {
+            commands.append(ShellCommand(["pcs", "cluster", "auth"] + names + ["-u", "hacluster"]))
+            var setup = ["pcs", "cluster", "setup"]
+            if spec.pacemaker.lastManStanding { setup.append("--last_man_standing=1") }
+            setup += ["--name", spec.name]
+            // corosync 2 redundant rings: node,ring1address
+            setup += spec.nodes.map { ([$0.name] + $0.ringAddresses).joined(separator: ",") }
+            commands.append(ShellCommand(setup))
+        } else {
+            commands.append(ShellCommand(["pcs", "host", "auth"],
+                                         spec.nodes.map { [$0.name, "addr=\($0.address)"] } + [["-u", "hacluster"]]))
+            var groups = spec.nodes.map { node in [node.name] + ([node.address] + node.ringAddresses).map { "addr=\($0)" } }
+            if spec.pacemaker.lastManStanding { groups.append(["quorum", "last_man_standing=1"]) }
+            commands.append(ShellCommand(["pcs", "cluster", "setup", spec.name], groups))
+        }
+        commands.append(ShellCommand(["pcs", "cluster", "start", "--all"]))
+        if spec.pacemaker.enableAtBoot { commands.append(ShellCommand(["pcs", "cluster", "enable", "--all"])) }
+        return commands
+    }
+
+    func pcs(_ words: [String], _ rest: [[String]] = []) -> ShellCommand {
+        ShellCommand(["pcs", "-f", Self.cibFile] + words, rest)
+    }
+
+    func role(_ promoted: Bool) -> String {
+        switch dialect {
+        case .v0_9, .v0_10: return promoted ? "Master" : "Slave"
+        case .v0_11: return promoted ? "Promoted" : "Unpromoted"
+        }
+    }
+
+    func agent(_ type: String) -> String { legacy ? type : "ocf:heartbeat:\(type)" }
+
+    func operations(_ ops: [ClusterSpec.Operation]) -> [[String]] {
+        ops.map { op in
+            var group = ["op", op.name, "timeout=\(op.timeout)", "interval=\(op.interval)"]
+            if let onFail = op.onFail { group.append("on-fail=\(onFail)") }
+            if op.role == "promoted" { group.append("role=\(role(true))") }
+            return group
+        }
+    }
+
+    func vip(_ vip: ClusterSpec.VIP) -> ShellCommand {
+        var groups: [[String]] = [["ip=\(vip.ip)"], ["nic=\(vip.nic)"], ["cidr_netmask=\(vip.cidrNetmask)"]]
+        if !vip.meta.isEmpty { groups.append(["meta"] + vip.meta.map { "\($0.0)=\($0.1)" }) }
+        return pcs(["resource", "create", vip.resource, agent("IPaddr2")], groups + operations(vip.operations))
+    }
+
+    /// The pgsql resource's parameters. No password: primary_conninfo_opt ends up in the CIB,
+    /// so the password lives in ~postgres/.pgpass instead.
+    public func pgsqlParameters() -> [String] {
+        let pg = spec.postgresql
+        var parameters = [
+            "pgctl=\(pg.binDir)/pg_ctl",
+            "psql=\(pg.binDir)/psql",
+            "pgdata=\(pg.dataDir)",
+            "config=\(pg.dataDir)/postgresql.conf",
+        ]
+        if pg.port != 5432 { parameters.append("pgport=\(pg.port)") }
+        if let tmpdir = spec.pacemaker.tmpdir { parameters.append("tmpdir=\(tmpdir)") }
+        parameters += [
+            "rep_mode=\(spec.replication.mode.rawValue)",
+            "node_list=\(spec.nodes.map(\.name).joined(separator: " "))",
+            "master_ip=\(spec.vips.readWrite.ip)",
+            "repuser=\(spec.replication.user)",
+            "primary_conninfo_opt=\(spec.replication.conninfoOptions.map { "\($0.key)=\($0.value)" }.joined(separator: " "))",
+            "restart_on_promote=\(spec.pacemaker.restartOnPromote)",
+        ]
+        return parameters
+    }
+
+    /// Build the whole resource configuration in a CIB file, then push it once.
+    public func resourceCommands() -> [ShellCommand] {
+        let pm = spec.pacemaker
+        var commands: [ShellCommand] = [ShellCommand(["pcs", "cluster", "cib", Self.cibFile]),
+                                        ShellCommand(["cp", Self.cibFile, "\(Self.cibFile).orig"])]
+        for (key, value) in pm.properties {
+            commands.append(pcs(["property", "set", "\(key)=\(value)"]))
+        }
+        for (key, value) in pm.resourceDefaults {
+            commands.append(pcs(dialect == .v0_9 ? ["resource", "defaults", "\(key)=\(value)"]
+                                                 : ["resource", "defaults", "update", "\(key)=\(value)"]))
+        }
+        for device in pm.fencing {
+            commands.append(pcs(["stonith", "create", device.name, device.type],
+                                device.parameters.map { ["\($0.key)=\($0.value)"] }))
+        }
+        commands.append(vip(spec.vips.readWrite))
+        if let ro = spec.vips.readOnly { commands.append(vip(ro)) }
+        commands.append(pcs(["resource", "create", pm.pgsqlResource, agent("pgsql")],
+                            pgsqlParameters().map { [$0] } + operations(pm.operations)))
+
+        let c = pm.clone
+        let cloneOptions = legacy
+            ? ["master-max=\(c.promotedMax)", "master-node-max=\(c.promotedNodeMax)"]
+            : ["promoted-max=\(c.promotedMax)", "promoted-node-max=\(c.promotedNodeMax)"]
+        let rest = cloneOptions + ["clone-max=\(c.cloneMax)", "clone-node-max=\(c.cloneNodeMax)", "notify=\(c.notify)"]
+        switch dialect {
+        case .v0_9: commands.append(pcs(["resource", "master", pm.pgsqlClone, pm.pgsqlResource], [rest]))
+        case .v0_10: commands.append(pcs(["resource", "promotable", pm.pgsqlResource, pm.pgsqlClone], [rest]))
+        case .v0_11: commands.append(pcs(["resource", "promotable", pm.pgsqlResource, pm.pgsqlClone], [["meta"] + rest]))
+        }
+
+        var vips = [(spec.vips.readWrite, true)]
+        if let ro = spec.vips.readOnly { vips.append((ro, false)) }
+        for (vip, _) in vips { commands.append(pcs(["resource", "group", "add", vip.group, vip.resource])) }
+        for (vip, promoted) in vips {
+            let roleWord = legacy ? (promoted ? "master" : "slave") : role(promoted)
+            commands.append(pcs(["constraint", "colocation", "add", vip.group, "with", roleWord, pm.pgsqlClone, "INFINITY"]))
+            commands.append(pcs(["constraint", "order", "promote", pm.pgsqlClone, "then", "start", vip.group,
+                                 "symmetrical=false", legacy ? "score=INFINITY" : "kind=Mandatory"]))
+            commands.append(pcs(["constraint", "order", "demote", pm.pgsqlClone, "then", "stop", vip.group,
+                                 "symmetrical=false", legacy ? "score=0" : "kind=Optional"]))
+        }
+        commands.append(ShellCommand(["pcs", "cluster", "cib-push", Self.cibFile, "diff-against=\(Self.cibFile).orig"]))
+        return commands
+    }
+}

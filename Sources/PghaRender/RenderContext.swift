@@ -1,0 +1,101 @@
+import PghaSpec
+
+/// The values templates see. Every key is always present (empty lists rather than missing
+/// keys), so the strict check can tell a typo from an optional section.
+struct RenderContext {
+    let spec: ClusterSpec
+    let dialect: ClusterSpec.PcsDialect
+
+    var common: [String: Any] {
+        let pg = spec.postgresql
+        return [
+            "cluster": ["name": spec.name, "primary": spec.primary] as [String: Any],
+            "pg": [
+                "version": pg.version, "bin_dir": pg.binDir, "data_dir": pg.dataDir, "port": pg.port,
+                "archive_dir": pg.archiveDir ?? "", "user": pg.osUser.name, "group": pg.osUser.group,
+                "home": pg.osUser.home,
+            ] as [String: Any],
+            "nodes": spec.nodes.map { ["name": $0.name, "address": $0.address, "ring_addresses": $0.ringAddresses] as [String: Any] },
+            "hosts": hostsEntries(),
+            "settings": pg.settings.map { ["key": $0.key, "value": Self.confValue($0.value)] },
+            "hba_builtin": builtinHBA().map { ["line": Self.hbaLine($0)] },
+            "hba": pg.hba.map { ["line": Self.hbaLine($0)] },
+            "environment": environment().map { ["key": $0.0, "value": $0.1] },
+        ]
+    }
+
+    func forNode(_ node: ClusterSpec.Node, replicationPassword: String) -> [String: Any] {
+        var context = common
+        context["node"] = ["name": node.name, "address": node.address, "is_primary": node.name == spec.primary] as [String: Any]
+        context["replication"] = ["user": spec.replication.user, "mode": spec.replication.mode.rawValue,
+                                  "password": Self.pgpassEscape(replicationPassword)]
+        return context
+    }
+
+    func cluster() -> [String: Any] {
+        var context = common
+        let commands = PcsCommands(spec: spec, dialect: dialect)
+        let setup = commands.setupCommands()
+        // The auth command reads the password; everything after it does not.
+        context["pcs"] = [
+            "dialect": dialect.rawValue,
+            "auth": setup.prefix(1).map(\.rendered),
+            "setup": setup.dropFirst().map(\.rendered),
+            "resources": commands.resourceCommands().map(\.rendered),
+        ] as [String: Any]
+        return context
+    }
+
+    func hostsEntries() -> [[String: Any]] {
+        var entries = spec.nodes.map { ["ip": $0.address, "names": $0.name] }
+        entries.append(["ip": spec.vips.readWrite.ip, "names": spec.vips.readWrite.hostname])
+        if let ro = spec.vips.readOnly { entries.append(["ip": ro.ip, "names": ro.hostname]) }
+        entries += spec.os.extraHosts.map { ["ip": $0.ip, "names": $0.names.joined(separator: " ")] }
+        return entries
+    }
+
+    /// Local administration by peer, then replication from every node (standbys clone from the
+    /// primary, and any node may be the primary after a failover).
+    func builtinHBA() -> [ClusterSpec.HBARule] {
+        let pg = spec.postgresql
+        let method = pg.version >= 14 ? "scram-sha-256" : "md5"
+        var rules = [ClusterSpec.HBARule(type: "local", database: "all", user: pg.osUser.name, address: nil, method: "peer")]
+        for node in spec.nodes {
+            rules.append(.init(type: "host", database: "replication", user: spec.replication.user,
+                               address: "\(node.address)/32", method: method))
+        }
+        return rules
+    }
+
+    func environment() -> [(String, String)] {
+        let pg = spec.postgresql
+        var variables = [("PGPORT", String(pg.port)), ("PGDATA", pg.dataDir), ("PATH", "\(pg.binDir):$PATH")]
+        if pg.install.method == .source, let prefix = pg.install.prefix {
+            variables.append(("PG_HOME", prefix))
+            variables.append(("LD_LIBRARY_PATH", "\(prefix)/lib"))
+        }
+        for (key, value) in pg.environment {
+            if let index = variables.firstIndex(where: { $0.0 == key }) { variables[index].1 = value } else { variables.append((key, value)) }
+        }
+        return variables
+    }
+
+    static func hbaLine(_ rule: ClusterSpec.HBARule) -> String {
+        func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count) }
+        return pad(rule.type, 9) + pad(rule.database, 16) + pad(rule.user, 16) + pad(rule.address ?? "", 24) + rule.method
+    }
+
+    /// postgresql.conf values: numbers, units and plain words bare; everything else quoted.
+    static func confValue(_ value: String) -> String {
+        if value.count >= 2, value.hasPrefix("'"), value.hasSuffix("'") { return value }
+        if value.range(of: "^(-?[0-9]+(\\.[0-9]+)?[A-Za-z]*|[A-Za-z_][A-Za-z0-9_]*)$", options: .regularExpression) != nil {
+            return value
+        }
+        return "'" + value.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+
+    /// .pgpass fields escape ':' and '\'.
+    static func pgpassEscape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ":", with: "\\:")
+    }
+}

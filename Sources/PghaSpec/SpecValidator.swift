@@ -1,0 +1,279 @@
+import Foundation
+
+/// Semantic checks: everything that parses but would break the cluster, or break it later.
+struct SpecValidator {
+    let r: NodeReader
+    let spec: ClusterSpec
+
+    init(_ reader: NodeReader, _ spec: ClusterSpec) {
+        r = reader
+        self.spec = spec
+    }
+
+    func validate() {
+        checkCluster()
+        checkNodes()
+        checkVIPs()
+        checkPostgreSQL()
+        checkSettings()
+        checkHBA()
+        checkPacemaker()
+        checkOS()
+    }
+
+    static let hostnamePattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+
+    func checkCluster() {
+        if spec.name.range(of: "^[A-Za-z0-9_.-]{1,32}$", options: .regularExpression) == nil {
+            r.error("cluster.name", "'\(spec.name)' must be 1–32 letters, digits, '-', '_' or '.' (corosync's cluster_name)")
+        }
+        if spec.node(named: spec.primary) == nil {
+            r.error("cluster.primary", "'\(spec.primary)' is not a node; use one of \(spec.nodes.map(\.name).joined(separator: ", "))")
+        }
+    }
+
+    func checkNodes() {
+        if spec.nodes.count < 2 {
+            r.error("nodes", "a cluster needs at least 2 nodes (3 or more for quorum without a qdevice)")
+        } else if spec.nodes.count == 2 {
+            r.warning("nodes", "a 2-node cluster has no tie-breaker: pcs sets two_node, and a network split can fence both; add a third node or a qdevice")
+        }
+        var names: [String: Int] = [:], addresses: [String: Int] = [:]
+        let ringCount = spec.nodes.first?.ringAddresses.count ?? 0
+        for (i, node) in spec.nodes.enumerated() {
+            let path = "nodes[\(i)]"
+            if node.name.range(of: Self.hostnamePattern, options: .regularExpression) == nil {
+                let hint = node.name.lowercased() != node.name ? " The pgsql agent compares node_list with the lower-case node name; write it in lower case." : ""
+                r.error("\(path).name", "'\(node.name)' is not a valid host name (lower-case letters, digits and '-').\(hint)")
+            }
+            if let first = names[node.name] {
+                r.error("\(path).name", "'\(node.name)' is used twice (first by nodes[\(first)]); node names must be unique")
+            } else { names[node.name] = i }
+            checkAddress(node.address, "\(path).address")
+            if let first = addresses[node.address] {
+                r.error("\(path).address", "\(node.address) is already the address of nodes[\(first)]")
+            } else { addresses[node.address] = i }
+            for (j, ring) in node.ringAddresses.enumerated() {
+                checkAddress(ring, "\(path).ring_addresses[\(j)]")
+                if let first = addresses[ring] {
+                    r.error("\(path).ring_addresses[\(j)]", "\(ring) is already used by nodes[\(first)]")
+                } else { addresses[ring] = i }
+            }
+            if node.ringAddresses.count != ringCount {
+                r.error("\(path).ring_addresses", "every node needs the same number of ring addresses (nodes[0] has \(ringCount)); corosync links pair up by position")
+            }
+        }
+        let maxLinks = spec.pacemaker.pcsDialect == .v0_9 ? 2 : 8
+        if ringCount + 1 > maxLinks {
+            r.error("nodes[0].ring_addresses", "\(ringCount + 1) links is more than \(spec.pacemaker.pcsDialect == .v0_9 ? "corosync 2 (pcs 0.9) allows (2 rings)" : "knet allows (8 links)")")
+        }
+    }
+
+    @discardableResult
+    func checkAddress(_ text: String, _ path: String) -> IPv4? {
+        guard let ip = IPv4(text) else {
+            r.error(path, "'\(text)' is not an IPv4 address")
+            return nil
+        }
+        return ip
+    }
+
+    func checkVIPs() {
+        var vips: [(ClusterSpec.VIP, String)] = [(spec.vips.readWrite, "vips.read_write")]
+        if let ro = spec.vips.readOnly { vips.append((ro, "vips.read_only")) }
+        let nodeIPs = spec.nodes.compactMap { IPv4($0.address) }
+        for (vip, path) in vips {
+            if vip.nic.range(of: "^[A-Za-z0-9_.:@-]{1,15}$", options: .regularExpression) == nil {
+                r.error("\(path).nic", "'\(vip.nic)' is not a network interface name (at most 15 characters, no spaces)")
+            }
+            guard let ip = checkAddress(vip.ip, "\(path).ip") else { continue }
+            if let node = spec.nodes.first(where: { $0.address == vip.ip }) {
+                r.error("\(path).ip", "\(vip.ip) is the address of node \(node.name); a VIP needs an address of its own")
+            }
+            let outside = spec.nodes.filter { IPv4($0.address).map { !$0.inSubnet(of: ip, prefix: vip.cidrNetmask) } ?? false }
+            if !nodeIPs.isEmpty && outside.count == spec.nodes.count {
+                r.error("\(path).ip", "\(vip.ip)/\(vip.cidrNetmask) is not in the subnet of any node; IPaddr2 can only bring it up on an interface of that subnet")
+            } else if !outside.isEmpty {
+                r.error("\(path).ip", "\(vip.ip)/\(vip.cidrNetmask) is outside the subnet of \(outside.map(\.name).joined(separator: ", ")), and the VIP must be able to move to every node")
+            }
+            if vip.cidrNetmask < 31 && (ip == ip.network(vip.cidrNetmask) || ip == ip.broadcast(vip.cidrNetmask)) {
+                r.error("\(path).ip", "\(vip.ip) is the network or broadcast address of /\(vip.cidrNetmask)")
+            }
+        }
+        if let ro = spec.vips.readOnly {
+            if ro.ip == spec.vips.readWrite.ip { r.error("vips.read_only.ip", "\(ro.ip) is also the read-write VIP") }
+            if ro.resource == spec.vips.readWrite.resource { r.error("vips.read_only.resource", "'\(ro.resource)' is also the read-write VIP's resource name") }
+            if ro.group == spec.vips.readWrite.group { r.error("vips.read_only.group", "'\(ro.group)' is also the read-write VIP's group") }
+        }
+    }
+
+    func checkPath(_ path: String?, _ key: String) {
+        guard let path else { return }
+        if !path.hasPrefix("/") {
+            r.error(key, "'\(path)' must be an absolute path")
+        } else if path.split(separator: "/").contains("..") || path.contains("//") || path.contains(where: { $0.isWhitespace }) {
+            r.error(key, "'\(path)' must be a plain absolute path (no '..', '//' or spaces)")
+        } else if path == "/" {
+            r.error(key, "'/' cannot be used here")
+        }
+    }
+
+    func checkPostgreSQL() {
+        let pg = spec.postgresql
+        if !(10...17).contains(pg.version) {
+            r.error("postgresql.version", "PostgreSQL \(pg.version) is not supported; use a major version from 10 to 17")
+        }
+        checkPath(pg.binDir, "postgresql.bin_dir")
+        checkPath(pg.dataDir, "postgresql.data_dir")
+        checkPath(pg.archiveDir, "postgresql.archive_dir")
+        checkPath(pg.backupDir, "postgresql.backup_dir")
+        checkPath(pg.osUser.home, "postgresql.os_user.home")
+        checkPath(pg.install.prefix, "postgresql.install.prefix")
+        checkPath(spec.pacemaker.tmpdir, "pacemaker.pgsql.tmpdir")
+        if let archive = pg.archiveDir, archive == pg.dataDir || archive.hasPrefix(pg.dataDir + "/") {
+            r.error("postgresql.archive_dir", "must not be inside data_dir (\(pg.dataDir)): basebackup and rebuilds would copy or delete it")
+        }
+        if let prefix = pg.install.prefix, pg.dataDir == prefix || pg.dataDir.hasPrefix(prefix + "/") {
+            r.error("postgresql.data_dir", "must not be inside the install prefix \(prefix): a reinstall would touch data")
+        }
+        if pg.osUser.name.range(of: "^[a-z_][a-z0-9_-]{0,31}$", options: .regularExpression) == nil {
+            r.error("postgresql.os_user.name", "'\(pg.osUser.name)' is not a valid user name")
+        }
+        if pg.osUser.name == "root" { r.error("postgresql.os_user.name", "PostgreSQL refuses to run as root") }
+        if pg.install.method == .source {
+            if let tarball = pg.install.tarball {
+                checkPath(tarball, "postgresql.install.tarball")
+                if pg.install.sourceVersion == nil {
+                    r.error("postgresql.install.tarball", "cannot read the version from '\((tarball as NSString).lastPathComponent)'; name it postgresql-X.Y.tar.gz or set source_version")
+                }
+            }
+            if let version = pg.install.sourceVersion, Int(version.split(separator: ".").first ?? "") != pg.version {
+                r.error("postgresql.install.source_version", "source version \(version) is not PostgreSQL \(pg.version) (postgresql.version)")
+            }
+        } else if pg.install.packages.isEmpty {
+            r.error("postgresql.install.packages", "must list at least one package")
+        }
+        if spec.replication.user.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) == nil {
+            r.error("replication.user", "'\(spec.replication.user)' must be a plain lower-case role name")
+        }
+        if spec.replication.user == pg.osUser.name {
+            r.warning("replication.user", "'\(spec.replication.user)' is the superuser; use a dedicated replication role")
+        }
+    }
+
+    func checkSettings() {
+        let pg = spec.postgresql
+        let settings = Dictionary(pg.settings.map { ($0.key, $0.value) }, uniquingKeysWith: { _, b in b })
+        for (key, _) in pg.settings where key.range(of: "^[a-z_][a-z0-9_]*(\\.[a-z_][a-z0-9_]*)?$", options: .regularExpression) == nil {
+            r.error("postgresql.settings.\(key)", "'\(key)' is not a PostgreSQL setting name")
+        }
+        if let port = settings["port"], port != String(pg.port) {
+            r.error("postgresql.settings.port", "set the port with postgresql.port (\(pg.port)), not in settings: pgha, the pgsql agent and .pgpass all use that one")
+        }
+        if pg.version >= 13, settings["wal_keep_segments"] != nil {
+            r.error("postgresql.settings.wal_keep_segments", "was removed in PostgreSQL 13; use wal_keep_size (e.g. 1600MB for 100 segments)")
+        }
+        if pg.version < 13, settings["wal_keep_size"] != nil {
+            r.error("postgresql.settings.wal_keep_size", "exists from PostgreSQL 13 on; use wal_keep_segments on \(pg.version)")
+        }
+        if spec.replication.mode == .sync, settings["synchronous_standby_names"] != nil {
+            r.error("postgresql.settings.synchronous_standby_names", "the pgsql agent manages it in sync mode and refuses to start when postgresql.conf sets it; remove it")
+        }
+        if let level = settings["wal_level"], !["replica", "logical", "hot_standby", "archive"].contains(level) || level == "archive" {
+            r.error("postgresql.settings.wal_level", "'\(level)' does not allow streaming replication; use replica or logical")
+        }
+        if let hot = settings["hot_standby"], ["off", "false", "0", "no"].contains(hot.lowercased()) {
+            r.error("postgresql.settings.hot_standby", "must be on: the pgsql agent monitors standbys with queries")
+        }
+        if let senders = settings["max_wal_senders"].flatMap(Int.init), senders < spec.nodes.count - 1 {
+            r.error("postgresql.settings.max_wal_senders", "\(senders) is fewer than the \(spec.nodes.count - 1) standbys")
+        }
+        if settings["archive_mode"] == "on", settings["archive_command"] == nil {
+            r.error("postgresql.settings.archive_mode", "archive_mode is on but there is no archive_command; set postgresql.archive_dir")
+        }
+        if pg.settings.contains(where: { ["primary_conninfo", "restore_command", "recovery_target_timeline", "standby_mode"].contains($0.key) }) {
+            r.error("postgresql.settings", "recovery settings belong to the pgsql agent (it writes them when it starts a standby); remove primary_conninfo/restore_command/standby_mode")
+        }
+        if let wal = settings["wal_log_hints"], wal == "off", !pg.initdbOptions.contains("--data-checksums") && !pg.initdbOptions.contains("-k") {
+            r.warning("postgresql.settings.wal_log_hints", "with wal_log_hints off and no data checksums, pg_rewind cannot rejoin a failed primary; a full basebackup will be needed")
+        }
+    }
+
+    static let hbaTypes = ["local", "host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc"]
+    static let hbaMethods = ["trust", "reject", "scram-sha-256", "md5", "password", "gss", "sspi", "ident", "peer",
+                             "ldap", "radius", "cert", "pam", "bsd"]
+
+    func checkHBA() {
+        for (i, rule) in spec.postgresql.hba.enumerated() {
+            let path = "postgresql.hba[\(i)]"
+            if !Self.hbaTypes.contains(rule.type) {
+                let hint = closestMatch(rule.type, in: Self.hbaTypes).map { "; did you mean '\($0)'?" } ?? ""
+                r.error("\(path).type", "'\(rule.type)' is not one of \(Self.hbaTypes.joined(separator: ", "))\(hint)")
+            }
+            if !Self.hbaMethods.contains(rule.method) {
+                let hint = closestMatch(rule.method, in: Self.hbaMethods).map { "; did you mean '\($0)'?" } ?? ""
+                r.error("\(path).method", "'\(rule.method)' is not an authentication method\(hint)")
+            }
+            if rule.method == "scram-sha-256" && spec.postgresql.version < 10 {
+                r.error("\(path).method", "scram-sha-256 needs PostgreSQL 10 or later")
+            }
+            if rule.type == "local" {
+                if rule.address != nil { r.error("\(path).address", "a 'local' rule (Unix socket) takes no address") }
+            } else if let address = rule.address {
+                if CIDR(address) == nil && !["all", "samehost", "samenet"].contains(address) {
+                    r.error("\(path).address", "'\(address)' is not a CIDR address like 192.168.0.0/24")
+                } else if rule.method == "trust", let cidr = CIDR(address), cidr.prefix < 32 {
+                    r.warning("\(path).method", "'trust' for \(address) lets anyone on that network in without a password")
+                }
+            } else {
+                r.error(path, "a '\(rule.type)' rule needs an address (CIDR)")
+            }
+        }
+    }
+
+    func checkPacemaker() {
+        let pm = spec.pacemaker
+        if !pm.stonithEnabled && !pm.acknowledgements.contains(.stonithDisabled) {
+            r.error("pacemaker.properties.stonith-enabled", "disabling STONITH risks two primaries after a split; if you accept that, add 'stonith-disabled' to pacemaker.acknowledge")
+        } else if !pm.stonithEnabled {
+            r.warning("pacemaker.properties.stonith-enabled", "STONITH is disabled (acknowledged): a hung or cut-off primary is not fenced")
+        }
+        if pm.stonithEnabled && pm.fencing.isEmpty {
+            r.error("pacemaker.fencing", "STONITH is enabled but no fencing device is defined, so Pacemaker will not start any resource; add a device (e.g. fence_ipmilan) or disable STONITH with an acknowledgement")
+        }
+        let nqp = pm.properties.last(where: { $0.key == "no-quorum-policy" })?.value
+        if nqp == "ignore" && spec.nodes.count >= 3 && !pm.acknowledgements.contains(.noQuorumPolicyIgnore) {
+            r.error("pacemaker.properties.no-quorum-policy", "'ignore' on \(spec.nodes.count) nodes lets a minority partition keep the primary (split brain); if you accept that, add 'no-quorum-policy-ignore' to pacemaker.acknowledge")
+        }
+        if pm.clone.cloneMax < spec.nodes.count {
+            r.error("pacemaker.pgsql.clone_options.clone_max", "\(pm.clone.cloneMax) is fewer than the \(spec.nodes.count) nodes; some node would never run PostgreSQL")
+        }
+        let names = [pm.pgsqlResource, pm.pgsqlClone, spec.vips.readWrite.resource, spec.vips.readWrite.group]
+            + (spec.vips.readOnly.map { [$0.resource, $0.group] } ?? []) + pm.fencing.map(\.name)
+        var seen = Set<String>()
+        for name in names {
+            if name.range(of: "^[A-Za-z_][A-Za-z0-9_.-]*$", options: .regularExpression) == nil {
+                r.error("pacemaker", "'\(name)' is not a valid Pacemaker id (letters, digits, '_', '.', '-', not starting with a digit)")
+            }
+            if !seen.insert(name).inserted { r.error("pacemaker", "the id '\(name)' is used twice (resources, groups and fencing devices share one namespace)") }
+        }
+        for (i, device) in pm.fencing.enumerated() where !device.type.hasPrefix("fence_") {
+            r.error("pacemaker.fencing[\(i)].type", "'\(device.type)' is not a fence agent (they are named fence_*, e.g. fence_ipmilan)")
+        }
+        for (key, _) in pm.properties where key.range(of: "^[a-z][a-z0-9-]*$", options: .regularExpression) == nil {
+            r.error("pacemaker.properties.\(key)", "'\(key)' is not a cluster property name (e.g. no-quorum-policy)")
+        }
+        if let tmpdir = pm.tmpdir, tmpdir.hasPrefix(spec.postgresql.dataDir + "/") {
+            r.error("pacemaker.pgsql.tmpdir", "must not be inside data_dir: PGSQL.lock must survive a rebuild of the data directory")
+        }
+    }
+
+    func checkOS() {
+        for (i, entry) in spec.os.extraHosts.enumerated() {
+            checkAddress(entry.ip, "os.hosts_file.extra[\(i)].ip")
+        }
+        if spec.os.timeSync != .none && spec.os.timeServers.isEmpty {
+            r.error("os.time_sync.servers", "\(spec.os.timeSync.rawValue) needs at least one server")
+        }
+    }
+}
