@@ -120,8 +120,13 @@ public struct BootstrapPlan {
     }
 
     func resourceSummary() -> [String] {
-        var lines = ["properties: \(spec.pacemaker.properties.map { "\($0.key)=\($0.value)" }.joined(separator: " "))".trimmingCharacters(in: .whitespaces),
-                     "resource defaults: \(spec.pacemaker.resourceDefaults.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"]
+        var lines: [String] = []
+        if !spec.pacemaker.properties.isEmpty {
+            lines.append("properties: " + spec.pacemaker.properties.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        }
+        if !spec.pacemaker.resourceDefaults.isEmpty {
+            lines.append("resource defaults: " + spec.pacemaker.resourceDefaults.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        }
         for device in spec.pacemaker.fencing { lines.append("stonith \(device.name) (\(device.type))") }
         lines.append("\(spec.vips.readWrite.resource) \(spec.vips.readWrite.ip)/\(spec.vips.readWrite.cidrNetmask) on \(spec.vips.readWrite.nic) in \(spec.vips.readWrite.group), with the promoted instance")
         if let ro = spec.vips.readOnly {

@@ -52,7 +52,7 @@ public func closestMatch(_ word: String, in candidates: [String]) -> String? {
     var best: (String, Int)?
     for candidate in candidates {
         let distance = editDistance(word.lowercased(), candidate.lowercased())
-        if distance <= max(2, candidate.count / 3), distance < (best?.1 ?? Int.max) {
+        if distance <= max(1, candidate.count / 3), distance < word.count, distance < (best?.1 ?? Int.max) {
             best = (candidate, distance)
         }
     }
@@ -65,12 +65,18 @@ func editDistance(_ a: String, _ b: String) -> Int {
     if b.isEmpty { return a.count }
     var previous = Array(0...b.count)
     var current = [Int](repeating: 0, count: b.count + 1)
+    var beforePrevious = previous
     for i in 1...a.count {
         current[0] = i
         for j in 1...b.count {
             let cost = a[i - 1] == b[j - 1] ? 0 : 1
             current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            // a swap of two neighbours ("hots" for "host") counts as one edit
+            if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                current[j] = Swift.min(current[j], beforePrevious[j - 2] + 1)
+            }
         }
+        beforePrevious = previous
         swap(&previous, &current)
     }
     return previous[b.count]

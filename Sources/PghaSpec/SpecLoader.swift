@@ -141,7 +141,8 @@ struct SpecDecoder {
                                                       "settings", "hba", "environment"],
                                 required: ["version", "install", "data_dir"]) else { return nil }
         guard let version = r.int(f["version"], "postgresql.version") else { return nil }
-        let port = f.has("port") ? r.int(f["port"], "postgresql.port", range: 1...65535) : 5432
+        // A bad port is reported and replaced by the default so the checks below still run.
+        let port: Int? = (f.has("port") ? r.int(f["port"], "postgresql.port", range: 1...65535) : nil) ?? 5432
         guard let install = decodeInstall(f["install"], version: version) else { return nil }
 
         let userFields = r.mapping(f["os_user"], "postgresql.os_user", allowed: ["name", "group", "uid", "gid", "home"])

@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import PghaPlan
+import PghaRender
+import PghaSpec
+
+@main
+struct Pgha: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pgha",
+        abstract: "Declarative PostgreSQL high availability with Pacemaker, Corosync and pcs.",
+        subcommands: [Validate.self, Render.self, Plan.self])
+}
+
+/// SPEC and -i INVENTORY, shared by every command.
+struct Inputs: ParsableArguments {
+    @Argument(help: "The cluster spec (YAML), e.g. specs/testbed.yaml.")
+    var spec: String
+
+    @Option(name: [.short, .customLong("inventory")], help: "How to reach the hosts (YAML), e.g. inventory/testbed.yaml.")
+    var inventory: String?
+
+    @Option(help: "A folder of templates overriding the built-in ones by file name.")
+    var templates: String?
+}
+
+/// Everything loaded and cross-checked, or the process ends with every diagnostic printed.
+struct Loaded {
+    var spec: ClusterSpec
+    var inventory: Inventory?
+    var dialect: ClusterSpec.PcsDialect
+    var templates: TemplateSet
+
+    static func load(_ inputs: Inputs, requireInventory: Bool = false) throws -> Loaded {
+        var diagnostics: [Diagnostic] = []
+        let specResult = SpecLoader.load(path: inputs.spec)
+        diagnostics += specResult.diagnostics
+        var inventory: Inventory?
+        if let path = inputs.inventory {
+            let result = InventoryLoader.load(path: path)
+            diagnostics += result.diagnostics
+            inventory = result.value
+            if let spec = specResult.value, let inventory {
+                diagnostics += InventoryLoader.check(inventory, against: spec, inventoryReader: path)
+            }
+        } else if requireInventory {
+            diagnostics.append(Diagnostic(file: inputs.spec, line: 0, column: 0,
+                                          message: "this command needs an inventory: add -i inventory/<name>.yaml"))
+        }
+        var templates = TemplateSet.builtin
+        do { templates = try TemplateSet.overriding(with: inputs.templates) } catch let error as DiagnosticsError {
+            diagnostics += error.diagnostics
+        }
+        var dialect: ClusterSpec.PcsDialect?
+        if let spec = specResult.value {
+            dialect = spec.dialect(with: inventory)
+            if dialect == nil {
+                diagnostics.append(Diagnostic(file: inputs.spec, line: 0, column: 0,
+                    message: "pacemaker.pcs_dialect is not set here nor in the inventory; name one of 0.9, 0.10, 0.11"))
+            }
+        }
+        report(diagnostics)
+        guard !diagnostics.hasErrors, let spec = specResult.value, let dialect else { throw ExitCode.failure }
+        return Loaded(spec: spec, inventory: inventory, dialect: dialect, templates: templates)
+    }
+
+    func render(secrets: Bool) throws -> [RenderedFile] {
+        let resolver: ((SecretRef) throws -> String)? = secrets ? { try $0.resolve() } : nil
+        do {
+            return try Renderer(spec: spec, dialect: dialect, templates: templates, secrets: resolver).renderAll()
+        } catch let error as DiagnosticsError {
+            report(error.diagnostics)
+            throw ExitCode.failure
+        }
+    }
+}
+
+func report(_ diagnostics: [Diagnostic]) {
+    for diagnostic in diagnostics { FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8)) }
+}
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a spec (and inventory) without touching any host; every problem is listed.")
+
+    @OptionGroup var inputs: Inputs
+
+    func run() throws {
+        let loaded = try Loaded.load(inputs)
+        // Render in memory too, so template problems show up here and not on a host.
+        let files = try loaded.render(secrets: false)
+        let spec = loaded.spec
+        print("\(inputs.spec): ok: cluster \(spec.name), \(spec.nodes.count) nodes, PostgreSQL \(spec.postgresql.version) (\(spec.postgresql.install.method.rawValue)), \(spec.replication.mode.rawValue) replication, pcs \(loaded.dialect.rawValue) dialect, \(files.count) files")
+    }
+}
+
+struct Render: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write every file the cluster needs, per node and cluster-wide, exactly as it will be installed.")
+
+    @OptionGroup var inputs: Inputs
+
+    @Option(help: "The output folder: <out>/<node>/<path on the node>, <out>/cluster/<script>.")
+    var out: String
+
+    @Flag(help: "Write '(sensitive)' instead of secret values (no secret needs to be set).")
+    var redactSecrets = false
+
+    func run() throws {
+        let loaded = try Loaded.load(inputs)
+        let files = try loaded.render(secrets: !redactSecrets)
+        var counts: [String: Int] = [:]
+        for file in files {
+            let path = (out as NSString).appendingPathComponent(file.outputPath)
+            do {
+                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                        withIntermediateDirectories: true)
+                try writeAtomically(file.content, to: path, mode: file.sensitive ? 0o600 : (file.mode & 0o755 == 0o700 ? 0o755 : 0o644))
+            } catch {
+                report([Diagnostic(file: path, line: 0, column: 0, message: "cannot write: \(error.localizedDescription)")])
+                throw ExitCode.failure
+            }
+            counts[file.node ?? "cluster", default: 0] += 1
+        }
+        let summary = (loaded.spec.nodes.map(\.name) + ["cluster"]).map { "\($0): \(counts[$0] ?? 0)" }.joined(separator: ", ")
+        print("wrote \(files.count) files to \(out) (\(summary))")
+    }
+
+    func writeAtomically(_ content: String, to path: String, mode: Int) throws {
+        let temporary = path + ".pgha-tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(content.utf8),
+                                             attributes: [.posixPermissions: mode]) else {
+            throw CocoaError(.fileWriteNoPermission)
+        }
+        if rename(temporary, path) != 0 { throw CocoaError(.fileWriteUnknown) }
+    }
+}
+
+struct Plan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what an apply would do, per host and step.",
+        discussion: "With --offline nothing is contacted: the plan is the full bootstrap of bare hosts.")
+
+    @OptionGroup var inputs: Inputs
+
+    @Flag(help: "Do not connect: list every step a bootstrap of bare hosts runs.")
+    var offline = false
+
+    func run() throws {
+        guard offline else {
+            report([Diagnostic(file: inputs.spec, line: 0, column: 0,
+                               message: "a live plan (connecting to the hosts) is not available in this version; run with --offline")])
+            throw ExitCode.failure
+        }
+        let loaded = try Loaded.load(inputs, requireInventory: true)
+        _ = try loaded.render(secrets: false)
+        let spec = loaded.spec
+        let plan = BootstrapPlan(spec: spec, dialect: loaded.dialect)
+        print("pgha plan --offline: cluster \(spec.name), \(spec.nodes.count) nodes, PostgreSQL \(spec.postgresql.version) (\(spec.postgresql.install.method.rawValue)), \(spec.replication.mode.rawValue), pcs \(loaded.dialect.rawValue) dialect")
+        print("No host was contacted: this is every step a bootstrap of bare hosts runs, in order.")
+        print("Each step checks the host first and changes nothing that is already right.\n")
+        print(plan.text(), terminator: "")
+        let hosts = Set(plan.steps.map(\.host)).count
+        print("Plan: \(plan.steps.count) steps on \(hosts) hosts.")
+    }
+}
