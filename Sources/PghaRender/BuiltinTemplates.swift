@@ -7,6 +7,7 @@ enum BuiltinTemplates {
 export {{ variable.key }}={{ variable.value }}
 {% endfor %}
 # END pgha managed block
+
 """##,
         "hosts.stencil": ##"""
 # BEGIN pgha managed block: cluster {{ cluster.name }} (do not edit; pgha rewrites it)
@@ -14,6 +15,7 @@ export {{ variable.key }}={{ variable.value }}
 {{ entry.ip }} {{ entry.names }}
 {% endfor %}
 # END pgha managed block
+
 """##,
         "pcs-resources.sh.stencil": ##"""
 #!/bin/bash
@@ -26,6 +28,7 @@ cd "$workdir"
 {% for command in pcs.resources %}
 {{ command }}
 {% endfor %}
+
 """##,
         "pcs-setup.sh.stencil": ##"""
 #!/bin/bash
@@ -40,6 +43,7 @@ printf '%s\n' "$hacluster_password" | {{ command }}
 {% for command in pcs.setup %}
 {{ command }}
 {% endfor %}
+
 """##,
         "pg_hba.conf.stencil": ##"""
 # pg_hba.conf for {{ node.name }} in cluster {{ cluster.name }}. Written by pgha; first match wins.
@@ -54,9 +58,11 @@ printf '%s\n' "$hacluster_password" | {{ command }}
 {{ rule.line }}
 {% endfor %}
 {% endif %}
+
 """##,
         "pgpass.stencil": ##"""
 *:{{ pg.port }}:*:{{ replication.user }}:{{ replication.password }}
+
 """##,
         "postgresql.conf.stencil": ##"""
 # postgresql.conf for {{ node.name }} in cluster {{ cluster.name }}, PostgreSQL {{ pg.version }}.
@@ -66,6 +72,7 @@ printf '%s\n' "$hacluster_password" | {{ command }}
 {% for setting in settings %}
 {{ setting.key }} = {{ setting.value }}
 {% endfor %}
+
 """##,
     ]
 }

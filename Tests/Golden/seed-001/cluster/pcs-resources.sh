@@ -1,0 +1,57 @@
+#!/bin/bash
+# Cluster pgcluster: resources, groups and constraints (pcs 0.9 dialect),
+# built offline in a CIB file and pushed once, as seed 000's cluster_setup.sh does.
+set -euo pipefail
+workdir=$(mktemp -d /tmp/pgha-cib.XXXXXX)
+trap 'rm -rf "$workdir"' EXIT
+cd "$workdir"
+pcs cluster cib pgsql_cfg
+cp pgsql_cfg pgsql_cfg.orig
+pcs -f pgsql_cfg property set no-quorum-policy=ignore
+pcs -f pgsql_cfg property set stonith-enabled=false
+pcs -f pgsql_cfg resource defaults resource-stickiness=INFINITY
+pcs -f pgsql_cfg resource defaults migration-threshold=1
+pcs -f pgsql_cfg resource create vip-master IPaddr2 \
+    ip=192.168.28.41 \
+    nic=eth0 \
+    cidr_netmask=24 \
+    op start timeout=60s interval=0s on-fail=restart \
+    op monitor timeout=60s interval=10s on-fail=restart \
+    op stop timeout=60s interval=0s on-fail=block
+pcs -f pgsql_cfg resource create vip-slave IPaddr2 \
+    ip=192.168.28.141 \
+    nic=eth0 \
+    cidr_netmask=24 \
+    meta migration-threshold=0 \
+    op start timeout=60s interval=0s on-fail=stop \
+    op monitor timeout=60s interval=10s on-fail=restart \
+    op stop timeout=60s interval=0s on-fail=ignore
+pcs -f pgsql_cfg resource create pgsql pgsql \
+    pgctl=/usr/pgsql-14/bin/pg_ctl \
+    psql=/usr/pgsql-14/bin/psql \
+    pgdata=/data/postgresql/pgdata/pg-5432 \
+    config=/data/postgresql/pgdata/pg-5432/postgresql.conf \
+    rep_mode=async \
+    node_list='pg-151 pg-152 pg-153' \
+    master_ip=192.168.28.41 \
+    repuser=repluser \
+    primary_conninfo_opt='keepalives_idle=60 keepalives_interval=5 keepalives_count=5' \
+    restart_on_promote=true \
+    op start timeout=60s interval=0s on-fail=restart \
+    op monitor timeout=60s interval=4s on-fail=restart \
+    op monitor timeout=60s interval=3s on-fail=restart role=Master \
+    op promote timeout=60s interval=0s on-fail=restart \
+    op demote timeout=60s interval=0s on-fail=stop \
+    op stop timeout=60s interval=0s on-fail=block \
+    op notify timeout=60s interval=0s
+pcs -f pgsql_cfg resource master msPostgresql pgsql \
+    master-max=1 master-node-max=1 clone-max=5 clone-node-max=1 notify=true
+pcs -f pgsql_cfg resource group add master-group vip-master
+pcs -f pgsql_cfg resource group add slave-group vip-slave
+pcs -f pgsql_cfg constraint colocation add master-group with master msPostgresql INFINITY
+pcs -f pgsql_cfg constraint order promote msPostgresql then start master-group symmetrical=false score=INFINITY
+pcs -f pgsql_cfg constraint order demote msPostgresql then stop master-group symmetrical=false score=0
+pcs -f pgsql_cfg constraint colocation add slave-group with slave msPostgresql INFINITY
+pcs -f pgsql_cfg constraint order promote msPostgresql then start slave-group symmetrical=false score=INFINITY
+pcs -f pgsql_cfg constraint order demote msPostgresql then stop slave-group symmetrical=false score=0
+pcs cluster cib-push pgsql_cfg diff-against=pgsql_cfg.orig
