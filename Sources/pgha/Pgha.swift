@@ -22,6 +22,9 @@ struct Inputs: ParsableArguments {
 
     @Option(help: "A folder of templates overriding the built-in ones by file name.")
     var templates: String?
+
+    @Option(help: "Generate pcs commands for this pcs dialect (0.9, 0.10, 0.11), whatever the spec and inventory say.")
+    var pcsDialect: String?
 }
 
 /// Everything loaded and cross-checked, or the process ends with every diagnostic printed.
@@ -52,7 +55,13 @@ struct Loaded {
             diagnostics += error.diagnostics
         }
         var dialect: ClusterSpec.PcsDialect?
-        if let spec = specResult.value {
+        if let name = inputs.pcsDialect {
+            dialect = ClusterSpec.PcsDialect(rawValue: name)
+            if dialect == nil {
+                diagnostics.append(Diagnostic(file: "--pcs-dialect", line: 0, column: 0,
+                    message: "'\(name)' is not one of \(ClusterSpec.PcsDialect.allCases.map(\.rawValue).joined(separator: ", "))"))
+            }
+        } else if let spec = specResult.value {
             dialect = spec.dialect(with: inventory)
             if dialect == nil {
                 diagnostics.append(Diagnostic(file: inputs.spec, line: 0, column: 0,
