@@ -19,6 +19,7 @@ let package = Package(
         .target(name: "PghaSpec", dependencies: ["Yams"]),
         .target(name: "PghaRender", dependencies: ["PghaSpec", "Stencil"]),
         .target(name: "PghaPlan", dependencies: ["PghaSpec", "PghaRender"]),
+        .target(name: "PghaRuntime", dependencies: ["PghaSpec", "PghaRender", "PghaPlan"]),
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2",
                        providers: [.apt(["libssh2-1-dev"])]),
         .target(name: "PghaTransport", dependencies: ["CLibSSH2"]),
@@ -33,5 +34,6 @@ let package = Package(
         .testTarget(name: "PghaRenderTests", dependencies: ["PghaSpec", "PghaRender"]),
         .testTarget(name: "PghaPlanTests", dependencies: ["PghaSpec", "PghaRender", "PghaPlan"]),
         .testTarget(name: "PghaTransportTests", dependencies: ["PghaTransport"]),
+        .testTarget(name: "PghaRuntimeTests", dependencies: ["PghaSpec", "PghaRender", "PghaRuntime"]),
     ]
 )

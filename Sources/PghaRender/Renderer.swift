@@ -20,6 +20,19 @@ public struct RenderedFile: Equatable, Sendable {
     public var sensitive: Bool
     public var template: String
 
+    public init(node: String?, path: String, content: String, mode: UInt32, owner: String, group: String,
+                kind: Kind, sensitive: Bool, template: String) {
+        self.node = node
+        self.path = path
+        self.content = content
+        self.mode = mode
+        self.owner = owner
+        self.group = group
+        self.kind = kind
+        self.sensitive = sensitive
+        self.template = template
+    }
+
     /// Where `pgha render --out DIR` writes it: DIR/<node>/<path> or DIR/cluster/<name>.
     public var outputPath: String {
         node.map { "\($0)\(path)" } ?? "cluster/\(path)"

@@ -1,0 +1,185 @@
+import Foundation
+import PghaSpec
+
+/// Read-only probes of one host, batched into a single shell script so that gathering every
+/// fact a plan needs costs one round trip. Each probe prints a section header and its output.
+public struct FactScript {
+    public static let marker = "@@pgha-fact "
+    public private(set) var probes: [(name: String, command: String)] = []
+
+    public init() {}
+
+    public mutating func add(_ name: String, _ command: String) {
+        guard !probes.contains(where: { $0.name == name }) else { return }
+        probes.append((name, command))
+    }
+
+    /// A file's mode, owner, group and either its content (base64) or, for secrets, a digest.
+    public mutating func file(_ path: String, sensitive: Bool = false) {
+        let quoted = shellWord(path)
+        let body = sensitive ? "sha256sum < \(quoted) | cut -d' ' -f1" : "base64 -w0 < \(quoted); echo"
+        add("file:\(path)", "if [ -f \(quoted) ]; then stat -c '%a %U %G' \(quoted); \(body); else echo absent; fi")
+    }
+
+    public var script: String {
+        var lines = ["export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH"]
+        for probe in probes {
+            lines.append("printf '\\n\(Self.marker)%s\\n' \(shellWord(probe.name))")
+            lines.append("{ \(probe.command) ; } 2>/dev/null || true")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Splits the script's output back into one raw text per probe.
+    public static func parse(_ output: String) -> [String: String] {
+        var sections: [String: String] = [:]
+        var current: String?
+        var lines: [Substring] = []
+        func flush() {
+            if let current { sections[current] = lines.joined(separator: "\n").trimmingCharacters(in: .newlines) }
+            lines = []
+        }
+        for line in output.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix(marker) {
+                flush()
+                current = String(line.dropFirst(marker.count))
+            } else if current != nil {
+                lines.append(line)
+            }
+        }
+        flush()
+        return sections
+    }
+}
+
+/// Quotes one word for a POSIX shell.
+public func shellWord(_ word: String) -> String {
+    if !word.isEmpty, word.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_-./:=@%+,".contains($0)) }) { return word }
+    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}
+
+/// A file on a host as a fact.
+public struct FileFact: Equatable, Sendable {
+    public var exists: Bool
+    public var mode: String?
+    public var owner: String?
+    public var group: String?
+    /// The text, for non-sensitive files.
+    public var content: String?
+    /// sha256 of the content, for sensitive files (the secret never travels back).
+    public var digest: String?
+
+    public static let absent = FileFact(exists: false)
+
+    public init(exists: Bool, mode: String? = nil, owner: String? = nil, group: String? = nil,
+                content: String? = nil, digest: String? = nil) {
+        self.exists = exists
+        self.mode = mode
+        self.owner = owner
+        self.group = group
+        self.content = content
+        self.digest = digest
+    }
+
+    public static func parse(_ raw: String?, sensitive: Bool = false) -> FileFact? {
+        guard let raw else { return nil }
+        let lines = raw.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let first = lines.first, first != "absent" else { return .absent }
+        let meta = first.split(separator: " ").map(String.init)
+        guard meta.count == 3 else { return nil }
+        let payload = lines.count > 1 ? lines[1] : ""
+        if sensitive {
+            return FileFact(exists: true, mode: meta[0], owner: meta[1], group: meta[2], digest: payload)
+        }
+        let content = Data(base64Encoded: payload).flatMap { String(data: $0, encoding: .utf8) } ?? (payload.isEmpty ? "" : nil)
+        return FileFact(exists: true, mode: meta[0], owner: meta[1], group: meta[2], content: content)
+    }
+}
+
+/// /etc/os-release
+public struct OSRelease: Equatable, Sendable {
+    public var id: String
+    public var versionID: String
+    public var idLike: [String]
+    public var prettyName: String
+
+    public enum Family: String, Sendable { case debian, el, unknown }
+    public var family: Family {
+        let ids = [id] + idLike
+        if ids.contains("debian") || ids.contains("ubuntu") { return .debian }
+        if ids.contains(where: { ["rhel", "centos", "fedora", "rocky", "almalinux", "ol"].contains($0) }) { return .el }
+        return .unknown
+    }
+
+    public static func parse(_ text: String) -> OSRelease? {
+        var values: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            var value = String(line[line.index(after: equals)...])
+            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+            values[String(line[..<equals])] = value
+        }
+        guard let id = values["ID"] else { return nil }
+        return OSRelease(id: id, versionID: values["VERSION_ID"] ?? "", idLike: (values["ID_LIKE"] ?? "").split(separator: " ").map(String.init),
+                         prettyName: values["PRETTY_NAME"] ?? id)
+    }
+}
+
+/// `dpkg-query -W -f='${Package}\t${Status}\t${Version}\n' …` or the rpm equivalent:
+/// name → version, installed packages only.
+public func parseInstalledPackages(_ text: String) -> [String: String] {
+    var installed: [String: String] = [:]
+    for line in text.split(separator: "\n") {
+        let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        guard fields.count == 3, fields[1] == "install ok installed" else { continue }
+        installed[fields[0]] = fields[2]
+    }
+    return installed
+}
+
+/// `pcs --version --full`: the version on the first line, capability ids after it.
+public struct PcsCapabilities: Equatable, Sendable {
+    public var version: String
+    public var capabilities: Set<String>
+
+    public static func parse(_ text: String) -> PcsCapabilities? {
+        let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+        guard let version = words.first, version.first?.isNumber == true else { return nil }
+        return PcsCapabilities(version: version, capabilities: Set(words.dropFirst()))
+    }
+
+    public var versionParts: [Int] { version.split(separator: ".").compactMap { Int($0.prefix { $0.isNumber }) } }
+
+    /// The dialect to generate for, by capability rather than by version number (design.md §4):
+    /// Promoted/Unpromoted roles mean 0.11+, separate node names and addresses mean 0.10.
+    public var dialect: ClusterSpec.PcsDialect {
+        if capabilities.contains("pcmk.cib.roles.promoted-unpromoted") { return .v0_11 }
+        if capabilities.contains("pcs.auth.separated-name-and-address") { return .v0_10 }
+        return .v0_9
+    }
+}
+
+/// `pg_lsclusters -h`: version, name, port, status, owner, data directory.
+public struct PGCluster: Equatable, Sendable {
+    public var version: String
+    public var name: String
+    public var port: Int
+    public var online: Bool
+    public var dataDirectory: String
+
+    public init(version: String, name: String, port: Int, online: Bool, dataDirectory: String) {
+        self.version = version
+        self.name = name
+        self.port = port
+        self.online = online
+        self.dataDirectory = dataDirectory
+    }
+
+    public static func parse(_ text: String) -> [PGCluster] {
+        text.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            guard f.count >= 6, let port = Int(f[2]) else { return nil }
+            return PGCluster(version: f[0], name: f[1], port: port, online: f[3].hasPrefix("online"), dataDirectory: f[5])
+        }
+    }
+}
