@@ -1,0 +1,142 @@
+import Foundation
+
+/// How one step ended.
+public enum Outcome: Sendable {
+    case unchanged
+    case changed(Change)
+    case failed(String)
+    case skipped(String)
+}
+
+public enum ExecutionEvent: Sendable {
+    case started(host: String, step: String)
+    case finished(host: String, step: String, outcome: Outcome, seconds: Double)
+}
+
+/// Finished steps, so a step can wait for its dependencies on other hosts.
+actor CompletionBoard {
+    private var finished: [String: Bool] = [:]
+    private var waiters: [String: [CheckedContinuation<Bool, Never>]] = [:]
+
+    func finish(_ id: String, ok: Bool) {
+        finished[id] = ok
+        for waiter in waiters.removeValue(forKey: id) ?? [] { waiter.resume(returning: ok) }
+    }
+
+    /// true when `id` finished successfully.
+    func wait(for id: String) async -> Bool {
+        if let ok = finished[id] { return ok }
+        return await withCheckedContinuation { waiters[id, default: []].append($0) }
+    }
+}
+
+/// Runs steps: hosts in parallel, each host's steps in order, cross-host dependencies waited
+/// for. A failure skips what depends on it and lets independent work finish.
+public struct Executor: Sendable {
+    public let steps: [any Step]
+    public let connections: [String: any HostConnection]
+
+    public init(steps: [any Step], connections: [String: any HostConnection]) {
+        self.steps = steps
+        self.connections = connections
+    }
+
+    var hosts: [String] {
+        var seen: [String] = []
+        for step in steps where !seen.contains(step.host) { seen.append(step.host) }
+        return seen
+    }
+
+    func connection(_ host: String) throws -> any HostConnection {
+        guard let connection = connections[host] else {
+            throw StepFailure(host: host, step: "connect", message: "no connection to this host")
+        }
+        return connection
+    }
+
+    /// Every host's facts for every step, one batched round trip per host, hosts in parallel.
+    public func gatherFacts() async throws -> [String: Facts] {
+        try await withThrowingTaskGroup(of: (String, Facts).self) { group in
+            for host in hosts {
+                var script = FactScript()
+                for step in steps where step.host == host { step.probe(&script) }
+                let connection = try connection(host)
+                group.addTask { (host, try await Self.facts(script, on: connection)) }
+            }
+            var all: [String: Facts] = [:]
+            for try await (host, facts) in group { all[host] = facts }
+            return all
+        }
+    }
+
+    static func facts(_ script: FactScript, on connection: any HostConnection) async throws -> Facts {
+        let result = try await connection.run("bash -s", stdin: Data(script.script.utf8))
+        if let signal = result.signal {
+            throw StepFailure(host: connection.name, step: "facts", message: "the fact probe was killed by SIG\(signal)")
+        }
+        return Facts(FactScript.parse(result.stdout))
+    }
+
+    /// What each step would do given the facts gathered before anything changed.
+    public func plan(_ facts: [String: Facts]) -> [(step: any Step, change: Result<Change?, Error>)] {
+        steps.map { step in (step, Result { try step.decide(facts[step.host] ?? Facts([:])) }) }
+    }
+
+    /// Applies every step that is not converged. Returns the outcome per step id.
+    public func apply(report: @escaping @Sendable (ExecutionEvent) -> Void) async -> [String: Outcome] {
+        let board = CompletionBoard()
+        return await withTaskGroup(of: [(String, Outcome)].self) { group in
+            for host in hosts {
+                let hostSteps = steps.filter { $0.host == host }
+                group.addTask {
+                    var outcomes: [(String, Outcome)] = []
+                    for step in hostSteps {
+                        var blocked: String?
+                        for dependency in step.dependsOn where !(await board.wait(for: dependency)) {
+                            blocked = dependency
+                            break
+                        }
+                        let outcome: Outcome
+                        let start = Date()
+                        if let blocked {
+                            outcome = .skipped("\(blocked) did not succeed")
+                        } else {
+                            report(.started(host: host, step: step.name))
+                            outcome = await Self.run(step, on: connections[host])
+                        }
+                        let ok: Bool
+                        switch outcome { case .unchanged, .changed: ok = true; default: ok = false }
+                        report(.finished(host: host, step: step.name, outcome: outcome, seconds: Date().timeIntervalSince(start)))
+                        outcomes.append((step.id, outcome))
+                        await board.finish(step.id, ok: ok)
+                    }
+                    return outcomes
+                }
+            }
+            var all: [String: Outcome] = [:]
+            for await outcomes in group { for (id, outcome) in outcomes { all[id] = outcome } }
+            return all
+        }
+    }
+
+    /// check → decide → apply → check again.
+    static func run(_ step: any Step, on connection: (any HostConnection)?) async -> Outcome {
+        guard let connection else { return .failed("no connection to \(step.host)") }
+        do {
+            var script = FactScript()
+            step.probe(&script)
+            let before = try await facts(script, on: connection)
+            guard let change = try step.decide(before) else { return .unchanged }
+            try await step.apply(change, facts: before, on: connection)
+            let after = try await facts(script, on: connection)
+            if let still = try step.decide(after) {
+                return .failed("did not converge: after applying, it still wants to \(still.summary)")
+            }
+            return .changed(change)
+        } catch let failure as StepFailure {
+            return .failed(failure.message)
+        } catch {
+            return .failed("\(error)")
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import PghaRender
+import PghaSpec
+
+/// What the runtime needs of a connection to a host. PghaTransport's transports provide it;
+/// keeping it this small lets steps be tested against any of them.
+public protocol HostConnection: Sendable {
+    var name: String { get }
+    func run(_ command: String, stdin: Data?) async throws -> CommandResult
+    func upload(_ bytes: Data, to path: String, mode: UInt32, owner: String, group: String) async throws
+}
+
+public struct CommandResult: Sendable {
+    public var stdout: String
+    public var stderr: String
+    public var status: Int32
+    public var signal: String?
+    public init(stdout: String, stderr: String, status: Int32, signal: String?) {
+        self.stdout = stdout
+        self.stderr = stderr
+        self.status = status
+        self.signal = signal
+    }
+    public var succeeded: Bool { status == 0 && signal == nil }
+}
+
+/// A command failed on a host: which step, which command, how, and what it said.
+public struct StepFailure: Error, CustomStringConvertible, Sendable {
+    public var host: String
+    public var step: String
+    public var message: String
+    public init(host: String, step: String, message: String) {
+        self.host = host
+        self.step = step
+        self.message = message
+    }
+    public var description: String { "\(host): \(step): \(message)" }
+}
+
+/// The facts of one host: raw probe output by probe name, parsed on demand.
+public struct Facts: Sendable {
+    public var sections: [String: String]
+    public init(_ sections: [String: String]) { self.sections = sections }
+    public subscript(_ name: String) -> String? { sections[name] }
+    public func file(_ path: String, sensitive: Bool = false) -> FileFact? {
+        FileFact.parse(sections["file:\(path)"], sensitive: sensitive)
+    }
+}
+
+/// One idempotent step: read facts → pure decision → commands. After its commands ran, the
+/// executor reads its facts again and asks `decide` once more: anything but nil is
+/// "did not converge".
+public protocol Step: Sendable {
+    var host: String { get }
+    var name: String { get }
+    /// Steps (host/name) that must have finished first, on this host or another.
+    var dependsOn: [String] { get }
+    func probe(_ script: inout FactScript)
+    func decide(_ facts: Facts) throws -> Change?
+    func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws
+}
+
+extension Step {
+    public var id: String { "\(host)/\(name)" }
+
+    /// Runs a command and turns a failure into a StepFailure naming the command.
+    public func run(_ command: String, stdin: Data? = nil, on connection: HostConnection,
+                    display: String? = nil) async throws -> CommandResult {
+        let result = try await connection.run(command, stdin: stdin)
+        guard result.succeeded else {
+            let how = result.signal.map { "was killed by SIG\($0)" } ?? "exited \(result.status)"
+            let said = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+            throw StepFailure(host: host, step: name,
+                              message: "`\(display ?? command)` \(how)\(said.isEmpty ? "" : ": \(said)")")
+        }
+        return result
+    }
+}
+
+/// Writes a rendered file when the host's copy differs (content, mode or owner).
+public struct FileStep: Step {
+    public var host: String
+    public var name: String
+    public var dependsOn: [String]
+    public var file: RenderedFile
+
+    public init(host: String, name: String, dependsOn: [String], file: RenderedFile) {
+        self.host = host
+        self.name = name
+        self.dependsOn = dependsOn
+        self.file = file
+    }
+
+    public func probe(_ script: inout FactScript) { script.file(file.path, sensitive: file.sensitive) }
+
+    public func decide(_ facts: Facts) throws -> Change? {
+        guard let fact = facts.file(file.path, sensitive: file.sensitive) else {
+            throw StepFailure(host: host, step: name, message: "could not read the state of \(file.path)")
+        }
+        return FileDecision.decide(file, existing: fact)
+    }
+
+    public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
+        let existing = facts.file(file.path, sensitive: file.sensitive) ?? .absent
+        let content = file.sensitive ? file.content : FileDecision.desiredContent(file, existing: existing)
+        // A managed block keeps the host's own mode and owner of the file around it.
+        let (mode, owner, group) = file.kind == .managedBlock && existing.exists
+            ? (UInt32(existing.mode ?? "644", radix: 8) ?? 0o644, existing.owner ?? "root", existing.group ?? "root")
+            : (file.mode, file.owner, file.group)
+        try await connection.upload(Data(content.utf8), to: file.path, mode: mode, owner: owner, group: group)
+    }
+}
