@@ -52,8 +52,9 @@ public struct BootstrapPlan {
                 "pg_basebackup from \(primary) (\(spec.node(named: primary)?.address ?? "")) into \(dataDir) as \(spec.replication.user), without -R",
                 ["only into an absent or empty data directory; a non-empty one stops the step and names --rebuild \(standby.name)"],
                 after: ["\(primary)/replication-user"])
-            add(standby.name, "standby-conf", "write postgresql.conf and pg_hba.conf (same content as the primary)")
-            add(standby.name, "verify-streaming", "start as a standby and wait until \(primary) shows it streaming in pg_stat_replication")
+            add(standby.name, "postgresql-conf", "write \(dataDir)/postgresql.conf (same as the primary's)")
+            add(standby.name, "pg-hba", "write \(dataDir)/pg_hba.conf (same as the primary's)")
+            add(standby.name, "verify-streaming", "start as a standby and wait until its WAL receiver streams from \(primary)")
             add(standby.name, "stop-standby", "stop PostgreSQL: from here on Pacemaker runs it")
         }
         add(primary, "stop-primary", "stop PostgreSQL on the primary after every standby streamed",
@@ -106,6 +107,9 @@ public struct BootstrapPlan {
             add(host, "build-packages", "ensure installed: \(pg.install.buildPackages.joined(separator: " "))")
             add(host, "postgresql-build",
                 "upload \(pg.install.tarball ?? "?"), configure \(pg.install.configureFlags.joined(separator: " ")) --prefix=\(pg.install.prefix ?? "?"), make world, install (only if \(pg.binDir)/postgres is not \(pg.install.sourceVersion ?? "?"))")
+        }
+        if pg.install.method == .package && pg.install.distribution == .debian {
+            add(host, "distribution-cluster", "stop and disable Debian's auto-created PostgreSQL \(pg.version) cluster if it is pristine and in the way (a cluster that holds data is never touched)")
         }
         var user = "group \(pg.osUser.group)\(pg.osUser.gid.map { " (gid \($0))" } ?? ""), user \(pg.osUser.name)\(pg.osUser.uid.map { " (uid \($0))" } ?? ""), home \(pg.osUser.home)"
         if pg.install.method == .package { user += " (created by the package when absent)" }

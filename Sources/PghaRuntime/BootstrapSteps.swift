@@ -1,0 +1,446 @@
+import Foundation
+import Glibc
+import PghaPlan
+import PghaRender
+import PghaSpec
+
+/// Everything the bootstrap steps need besides facts: the spec, the files rendered for this
+/// run (with secrets), the secrets themselves, and what the user allowed for this run.
+public struct BootstrapContext: Sendable {
+    public var spec: ClusterSpec
+    public var dialect: ClusterSpec.PcsDialect
+    public var files: [RenderedFile]
+    public var replicationPassword: String
+    public var haclusterPassword: String
+    /// Nodes whose data directory the user allowed to be rebuilt for this run (--rebuild NODE).
+    public var rebuild: Set<String>
+
+    public init(spec: ClusterSpec, dialect: ClusterSpec.PcsDialect, files: [RenderedFile],
+                replicationPassword: String, haclusterPassword: String, rebuild: Set<String> = []) {
+        self.spec = spec
+        self.dialect = dialect
+        self.files = files
+        self.replicationPassword = replicationPassword
+        self.haclusterPassword = haclusterPassword
+        self.rebuild = rebuild
+    }
+
+    var pg: ClusterSpec.PostgreSQL { spec.postgresql }
+    func file(_ node: String?, _ path: String) -> RenderedFile? { files.first { $0.node == node && $0.path == path } }
+}
+
+/// A step whose probes, decision and commands are given as values; the bootstrap catalog
+/// below builds one per planned step.
+public struct ShellStep: Step {
+    public var host: String
+    public var name: String
+    public var dependsOn: [String]
+    public var probes: [(name: String, command: String)]
+    public var decision: @Sendable (Facts) throws -> Change?
+    public var action: @Sendable (ShellStep, Facts, HostConnection) async throws -> Void
+
+    public func probe(_ script: inout FactScript) { for probe in probes { script.add(probe.name, probe.command) } }
+    public func decide(_ facts: Facts) throws -> Change? { try decision(facts) }
+    public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
+        try await action(self, facts, connection)
+    }
+
+    func fail(_ message: String) -> StepFailure { StepFailure(host: host, step: name, message: message) }
+}
+
+/// Turns the planned bootstrap (PghaPlan.BootstrapPlan) into executable steps.
+public enum BootstrapSteps {
+    public static func make(plan: BootstrapPlan, context: BootstrapContext) -> [any Step] {
+        plan.steps.map { planned in step(for: planned, context) }
+    }
+
+    static func step(for planned: PlannedStep, _ c: BootstrapContext) -> any Step {
+        let host = planned.host
+        func file(_ path: String) -> any Step {
+            guard let rendered = c.file(host, path) else { return missing(planned, "no rendered file \(path)") }
+            return FileStep(host: host, name: planned.name, dependsOn: planned.dependsOn, file: rendered)
+        }
+        func shell(_ probes: [(String, String)], decide: @escaping @Sendable (Facts) throws -> Change?,
+                   apply: @escaping @Sendable (ShellStep, Facts, HostConnection) async throws -> Void) -> any Step {
+            ShellStep(host: host, name: planned.name, dependsOn: planned.dependsOn,
+                      probes: probes.map { (name: $0.0, command: $0.1) }, decision: decide, action: apply)
+        }
+        let pg = c.pg
+        let user = pg.osUser.name
+        let asUser = "runuser -u \(shellWord(user)) --"
+        let dataDir = pg.dataDir
+        let pgctl = "\(pg.binDir)/pg_ctl"
+        let psql = "\(asUser) \(pg.binDir)/psql -X -p \(pg.port) -v ON_ERROR_STOP=1"
+        let managed = ("cluster.managed", "cibadmin --query --scope resources 2>/dev/null | grep -q 'id=\"\(c.spec.pacemaker.pgsqlResource)\"' && echo yes || echo no")
+        let running = ("pg.running", "\(asUser) \(pgctl) status -D \(shellWord(dataDir)) >/dev/null 2>&1 && echo yes || echo no")
+        let datadir = ("pg.datadir", "if [ -d \(shellWord(dataDir)) ]; then echo \"entries=$(ls -A \(shellWord(dataDir)) | wc -l)\"; cat \(shellWord(dataDir))/PG_VERSION 2>/dev/null; else echo absent; fi")
+        @Sendable func isManaged(_ f: Facts) -> Bool { f["cluster.managed"] == "yes" }
+        @Sendable func isRunning(_ f: Facts) -> Bool { f["pg.running"] == "yes" }
+
+        switch planned.name {
+        case "hosts-file": return file("/etc/hosts")
+        case "profile": return file("\(pg.osUser.home)/.bash_profile")
+        case "pgpass": return file("\(pg.osUser.home)/.pgpass")
+        case "postgresql-conf": return file("\(dataDir)/postgresql.conf")
+        case "pg-hba": return file("\(dataDir)/pg_hba.conf")
+
+        case "firewall":
+            let services = c.spec.os.firewall == .disabled ? ["firewalld", "ufw"] : []
+            return shell([("firewall", services.map { "echo \($0)=$(systemctl is-active \($0) 2>/dev/null || true)" }.joined(separator: "; "))],
+                         decide: { f in
+                let active = (f["firewall"] ?? "").split(separator: "\n").filter { $0.hasSuffix("=active") }.map { String($0.split(separator: "=")[0]) }
+                return active.isEmpty ? nil : Change(.update, "stop and disable \(active.joined(separator: ", "))")
+            }, apply: { step, f, connection in
+                for line in (f["firewall"] ?? "").split(separator: "\n") where line.hasSuffix("=active") {
+                    let service = String(line.split(separator: "=")[0])
+                    _ = try await step.run(service == "ufw" ? "ufw disable" : "systemctl disable --now \(service)", on: connection)
+                }
+            })
+
+        case "selinux":
+            let want = c.spec.os.selinux.rawValue
+            return shell([("selinux", "grep -E '^SELINUX=' /etc/selinux/config 2>/dev/null; echo current=$(getenforce 2>/dev/null)")],
+                         decide: { f in
+                let text = f["selinux"] ?? ""
+                guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("SELINUX=") }) else { return nil }  // no SELinux here
+                return line == "SELINUX=\(want)" ? nil : Change(.update, "\(line) → SELINUX=\(want) (takes full effect after a reboot)")
+            }, apply: { step, _, connection in
+                _ = try await step.run("sed -i 's/^SELINUX=.*/SELINUX=\(want)/' /etc/selinux/config && { [ \(want) = disabled ] || setenforce \(want == "enforcing" ? 1 : 0) 2>/dev/null || true; }", on: connection)
+            })
+
+        case "time-sync":
+            let service = c.spec.os.timeSync.rawValue
+            return shell([("time-sync", "for s in chrony chronyd ntp ntpd; do echo \"$s=$(systemctl is-active $s 2>/dev/null)\"; done")],
+                         decide: { f in
+                let active = (f["time-sync"] ?? "").split(separator: "\n").contains { $0.hasPrefix(service) && $0.hasSuffix("=active") }
+                return active ? nil : Change(.update, "install, enable and start \(service)")
+            }, apply: { step, _, connection in
+                let package = service
+                _ = try await step.run("command -v apt-get >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \(package) || yum install -y \(package)", on: connection)
+                _ = try await step.run("systemctl enable --now \(service) 2>/dev/null || systemctl enable --now \(service)d", on: connection)
+            })
+
+        case "cluster-packages", "postgresql-packages", "build-packages":
+            let names: [String]
+            switch planned.name {
+            case "cluster-packages": names = ["pacemaker", "corosync", "pcs", "resource-agents", "fence-agents"]
+            case "postgresql-packages": names = pg.install.packages
+            default: names = pg.install.buildPackages
+            }
+            let query = "if command -v dpkg-query >/dev/null; then dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' \(names.joined(separator: " ")); else rpm -q --qf '%{NAME}\\tinstall ok installed\\t%{VERSION}-%{RELEASE}\\n' \(names.joined(separator: " ")) | grep -v 'is not installed'; fi"
+            return shell([("packages:\(planned.name)", query)], decide: { f in
+                let installed = parseInstalledPackages(f["packages:\(planned.name)"] ?? "")
+                let missing = names.filter { installed[$0] == nil }
+                return missing.isEmpty ? nil : Change(.create, "install \(missing.joined(separator: " "))")
+            }, apply: { step, f, connection in
+                let installed = parseInstalledPackages(f["packages:\(planned.name)"] ?? "")
+                let missing = names.filter { installed[$0] == nil }.joined(separator: " ")
+                _ = try await step.run("if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 \(missing); else yum install -y \(missing); fi", on: connection)
+            })
+
+        case "distribution-cluster":
+            // Debian creates and starts a "main" cluster with the server package; on our port it
+            // would take the place of ours. A pristine one (no user databases, no tables) is
+            // stopped and set to manual start; one that holds data is never touched.
+            let version = pg.version
+            let probe = """
+                pg_lsclusters -h 2>/dev/null | while read v name port status owner dir log; do
+                  [ "$v" = \(version) ] && [ "$dir" != \(shellWord(dataDir)) ] || continue
+                  start=$(cat /etc/postgresql/$v/$name/start.conf 2>/dev/null | grep -v '^#' | head -1)
+                  used=0
+                  if [ "${status%%,*}" = online ]; then
+                    used=$(runuser -u postgres -- psql -X -p "$port" -Atc "select (select count(*) from pg_database where datname not in ('postgres','template0','template1')) + (select count(*) from pg_class where relkind = 'r' and relnamespace not in (select oid from pg_namespace where nspname in ('pg_catalog','information_schema','pg_toast')))" 2>/dev/null || echo unknown)
+                  else
+                    used=$(find "$dir/base" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l | awk '{print ($1 > 3) ? $1 - 3 : 0}')
+                  fi
+                  echo "$name $port ${status%%,*} ${start:-auto} $used"
+                done
+                """
+            return shell([("distribution-cluster", probe)], decide: { f in
+                let clusters = (f["distribution-cluster"] ?? "").split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+                var actions: [String] = []
+                for fields in clusters where fields.count == 5 && fields[1] == String(pg.port) {
+                    let (name, status, start, used) = (fields[0], fields[2], fields[3], fields[4])
+                    guard status == "online" || start == "auto" else { continue }
+                    guard used == "0" else {
+                        throw StepFailure(host: host, step: planned.name, message: "the distribution's PostgreSQL cluster \(version)/\(name) on port \(pg.port) holds data (\(used) user databases/tables); pgha will not stop it. Move it to another port or remove it yourself, then re-run")
+                    }
+                    actions.append("stop \(version)/\(name) (pristine) and set it to manual start")
+                }
+                return actions.isEmpty ? nil : Change(.update, actions.joined(separator: "; "))
+            }, apply: { step, f, connection in
+                for fields in (f["distribution-cluster"] ?? "").split(separator: "\n").map({ $0.split(separator: " ").map(String.init) })
+                where fields.count == 5 && fields[1] == String(pg.port) {
+                    let name = fields[0]
+                    _ = try await step.run("pg_ctlcluster \(version) \(name) stop 2>/dev/null || true; echo manual > /etc/postgresql/\(version)/\(name)/start.conf", on: connection)
+                }
+            })
+
+        case "os-user":
+            let group = pg.osUser.group
+            return shell([("os-user", "echo group=$(getent group \(shellWord(group)) | cut -d: -f3); echo user=$(getent passwd \(shellWord(user)) | cut -d: -f3,6)")],
+                         decide: { f in
+                let lines = (f["os-user"] ?? "").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                let gid = lines.first { $0.hasPrefix("group=") }?.dropFirst(6) ?? ""
+                let entry = lines.first { $0.hasPrefix("user=") }?.dropFirst(5) ?? ""
+                var missing: [String] = []
+                if gid.isEmpty { missing.append("group \(group)") }
+                if entry.isEmpty { missing.append("user \(user)") }
+                if !missing.isEmpty { return Change(.create, "create \(missing.joined(separator: ", "))") }
+                if let want = pg.osUser.gid, String(gid) != String(want) {
+                    throw StepFailure(host: host, step: planned.name, message: "group \(group) has gid \(gid), the spec says \(want); pgha does not renumber existing groups")
+                }
+                let uid = entry.split(separator: ":").first.map(String.init) ?? ""
+                if let want = pg.osUser.uid, uid != String(want) {
+                    throw StepFailure(host: host, step: planned.name, message: "user \(user) has uid \(uid), the spec says \(want); pgha does not renumber existing users")
+                }
+                return nil
+            }, apply: { step, _, connection in
+                let gid = pg.osUser.gid.map { " -g \($0)" } ?? ""
+                let uid = pg.osUser.uid.map { " -u \($0)" } ?? ""
+                _ = try await step.run("getent group \(shellWord(group)) >/dev/null || groupadd\(gid) \(shellWord(group)); getent passwd \(shellWord(user)) >/dev/null || useradd -m -d \(shellWord(pg.osUser.home)) -g \(shellWord(group))\(uid) -s /bin/bash \(shellWord(user))", on: connection)
+            })
+
+        case "directories":
+            let dirs = [dataDir] + [pg.archiveDir, pg.backupDir, c.spec.pacemaker.tmpdir].compactMap { $0 } + [pg.osUser.home]
+            let probe = dirs.map { "stat -c '%n %a %U %G' \(shellWord($0)) 2>/dev/null || echo \"\(shellWord($0)) absent\"" }.joined(separator: "; ")
+            let group = pg.osUser.group
+            return shell([("directories", probe)], decide: { f in
+                var wrong: [String] = []
+                for line in (f["directories"] ?? "").split(separator: "\n") {
+                    let fields = line.split(separator: " ").map(String.init)
+                    guard let path = fields.first else { continue }
+                    let mode = path == pg.osUser.home ? nil : "700"
+                    if fields.count == 2 { wrong.append("create \(path)") }
+                    else if fields.count == 4 && (fields[2] != user || fields[3] != group || (mode != nil && fields[1] != mode)) {
+                        wrong.append("\(path) \(fields[1]) \(fields[2]):\(fields[3]) → \(mode ?? fields[1]) \(user):\(group)")
+                    }
+                }
+                return wrong.isEmpty ? nil : Change(wrong.allSatisfy { $0.hasPrefix("create") } ? .create : .update, wrong.joined(separator: "; "))
+            }, apply: { step, _, connection in
+                let commands = dirs.map { dir in
+                    let mode = dir == pg.osUser.home ? "" : " && chmod 700 \(shellWord(dir))"
+                    return "mkdir -p \(shellWord(dir)) && chown \(shellWord(user)):\(shellWord(group)) \(shellWord(dir))\(mode)"
+                }
+                _ = try await step.run(commands.joined(separator: " && "), on: connection)
+            })
+
+        case "initdb":
+            let options = pg.initdbOptions.map(shellWord).joined(separator: " ")
+            return shell([datadir], decide: { f in
+                let text = f["pg.datadir"] ?? "absent"
+                if text == "absent" || text == "entries=0" {
+                    return Change(.create, "initdb \(dataDir) \(options)")
+                }
+                if text.split(separator: "\n").count >= 2 { return nil }  // PG_VERSION present: initialised
+                throw StepFailure(host: host, step: planned.name, message: "\(dataDir) is not empty and holds no PostgreSQL cluster; pgha never initialises over existing files. Empty it yourself, or name this node with --rebuild \(host)")
+            }, apply: { step, _, connection in
+                _ = try await step.run("\(asUser) \(pg.binDir)/initdb -D \(shellWord(dataDir)) \(options) >/dev/null", on: connection)
+            })
+
+        case "start-primary", "verify-streaming":
+            let primary = c.spec.node(named: c.spec.primary)?.address ?? c.spec.primary
+            let isStandby = planned.name == "verify-streaming"
+            let conninfo = "host=\(primary) port=\(pg.port) user=\(c.spec.replication.user) application_name=\(host)"
+            let streaming = ("pg.streaming", "\(psql) -Atc \"select status from pg_stat_wal_receiver\" 2>/dev/null || true")
+            return shell([managed, running, streaming], decide: { f in
+                if isManaged(f) { return nil }  // Pacemaker runs PostgreSQL now
+                if isStandby { return f["pg.streaming"] == "streaming" ? nil : Change(.update, "start as a standby of \(c.spec.primary) and wait until it streams") }
+                return isRunning(f) ? nil : Change(.update, "start PostgreSQL (pg_ctl, until Pacemaker takes over)")
+            }, apply: { step, f, connection in
+                let log = "\(pg.osUser.home)/pgha-bootstrap.log"
+                if isStandby {
+                    if !isRunning(f) {
+                        _ = try await step.run("touch \(shellWord(dataDir))/standby.signal && chown \(shellWord(user)) \(shellWord(dataDir))/standby.signal && \(asUser) \(pgctl) start -D \(shellWord(dataDir)) -w -t 60 -l \(shellWord(log)) -o \(shellWord("-c primary_conninfo='\(conninfo)'"))", on: connection)
+                    }
+                    _ = try await step.run("for i in $(seq 60); do [ \"$(\(psql) -Atc 'select status from pg_stat_wal_receiver' 2>/dev/null)\" = streaming ] && exit 0; sleep 0.5; done; echo 'the standby did not start streaming within 30 s; see \(log)' >&2; exit 1", on: connection, display: "wait for streaming")
+                } else {
+                    _ = try await step.run("\(asUser) \(pgctl) start -D \(shellWord(dataDir)) -w -t 60 -l \(shellWord(log))", on: connection)
+                }
+            })
+
+        case "stop-primary", "stop-standby":
+            return shell([managed, running], decide: { f in
+                (isManaged(f) || !isRunning(f)) ? nil : Change(.update, "stop PostgreSQL (Pacemaker takes over)")
+            }, apply: { step, _, connection in
+                _ = try await step.run("\(asUser) \(pgctl) stop -D \(shellWord(dataDir)) -m fast -w -t 60", on: connection)
+            })
+
+        case "replication-user":
+            let role = c.spec.replication.user
+            let check = ("pg.replication-role", "\(psql) -Atc \"select rolreplication and rolcanlogin from pg_roles where rolname = '\(role)'\" 2>/dev/null || echo unreachable")
+            return shell([managed, check], decide: { f in
+                if isManaged(f) { return nil }
+                switch f["pg.replication-role"] {
+                case "t": return nil
+                case "f": return Change(.update, "give role \(role) REPLICATION LOGIN and its password")
+                default: return Change(.create, "create role \(role) REPLICATION LOGIN with its password (sensitive)")
+                }
+            }, apply: { step, _, connection in
+                // The password travels in SQL on stdin, never in argv.
+                let literal = "'" + c.replicationPassword.replacingOccurrences(of: "'", with: "''") + "'"
+                let sql = """
+                    SELECT format('CREATE ROLE %I', '\(role)') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '\(role)')\\gexec
+                    ALTER ROLE "\(role)" WITH REPLICATION LOGIN PASSWORD \(literal);
+
+                    """
+                _ = try await step.run("\(psql) -q -f -", stdin: Data(sql.utf8), on: connection, display: "psql (create replication role, SQL on stdin)")
+            })
+
+        case "basebackup":
+            let primary = c.spec.node(named: c.spec.primary)?.address ?? c.spec.primary
+            return shell([managed, datadir], decide: { f in
+                let text = f["pg.datadir"] ?? "absent"
+                if text == "absent" || text == "entries=0" {
+                    return Change(.create, "pg_basebackup from \(c.spec.primary) into \(dataDir)")
+                }
+                if text.split(separator: "\n").count >= 2 { return nil }
+                throw StepFailure(host: host, step: planned.name, message: "\(dataDir) is not empty; pgha never clones over existing files. Check it, then name this node with --rebuild \(host) to replace it")
+            }, apply: { step, _, connection in
+                _ = try await step.run("\(asUser) \(pg.binDir)/pg_basebackup -h \(primary) -p \(pg.port) -U \(shellWord(c.spec.replication.user)) -D \(shellWord(dataDir)) -X stream -c fast -w", on: connection)
+            })
+
+        case "hacluster-password":
+            return shell([("hacluster.shadow", "getent shadow hacluster | cut -d: -f2")], decide: { f in
+                let hash = f["hacluster.shadow"] ?? ""
+                return passwordMatches(c.haclusterPassword, hash: hash) ? nil : Change(.update, "set the hacluster password (sensitive)")
+            }, apply: { step, _, connection in
+                _ = try await step.run("chpasswd", stdin: Data("hacluster:\(c.haclusterPassword)\n".utf8), on: connection, display: "chpasswd (hacluster, password on stdin)")
+            })
+
+        case "pcsd":
+            return shell([("pcsd", "echo $(systemctl is-active pcsd 2>/dev/null) $(systemctl is-enabled pcsd 2>/dev/null) $( (ss -ltn 2>/dev/null || netstat -ltn) | grep -c ':2224 ')")],
+                         decide: { f in
+                let fields = (f["pcsd"] ?? "").split(separator: " ").map(String.init)
+                guard fields.count == 3 else { return Change(.update, "start and enable pcsd") }
+                var todo: [String] = []
+                if fields[0] != "active" || fields[2] == "0" { todo.append("start") }
+                if fields[1] != "enabled" { todo.append("enable") }
+                return todo.isEmpty ? nil : Change(.update, "\(todo.joined(separator: " and ")) pcsd")
+            }, apply: { step, _, connection in
+                _ = try await step.run("systemctl enable pcsd && systemctl start pcsd && for i in $(seq 60); do (ss -ltn 2>/dev/null || netstat -ltn) | grep -q ':2224 ' && exit 0; sleep 0.5; done; echo 'pcsd does not listen on 2224' >&2; exit 1", on: connection, display: "systemctl enable --now pcsd; wait for :2224")
+            })
+
+        case "corosync-default":
+            let probe = "if [ -f /etc/corosync/corosync.conf ]; then echo \"name=$(awk '$1 == \"cluster_name:\" {print $2}' /etc/corosync/corosync.conf)\"; echo \"loopback=$(grep -c 'ring0_addr: *127.0.0.1' /etc/corosync/corosync.conf)\"; echo \"resources=$(cibadmin --query --scope resources 2>/dev/null | grep -c '<primitive')\"; else echo absent; fi"
+            return shell([("corosync.conf", probe)], decide: { f in
+                let text = f["corosync.conf"] ?? "absent"
+                if text == "absent" { return nil }
+                let values = Dictionary(text.split(separator: "\n").compactMap { line -> (String, String)? in
+                    let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+                    return parts.count == 2 ? (parts[0], parts[1]) : nil
+                }, uniquingKeysWith: { $1 })
+                if values["name"] == c.spec.name { return nil }
+                if values["name"] == "debian" && values["loopback"] != "0" && (values["resources"] ?? "0") == "0" {
+                    return Change(.delete, "remove the distribution's default single-node cluster 'debian' (pcs cluster destroy; it has no resources)")
+                }
+                throw StepFailure(host: host, step: planned.name, message: "this host is already in cluster '\(values["name"] ?? "?")' (/etc/corosync/corosync.conf); pgha will not destroy another cluster. Remove it yourself, then re-run")
+            }, apply: { step, _, connection in
+                _ = try await step.run("pcs cluster destroy", on: connection)
+            })
+
+        case "pgsql-agent-fix":
+            let shellfuncs = "/usr/lib/ocf/lib/heartbeat/ocf-shellfuncs"
+            return shell([("ocf.crm_attribute", "grep -c 'crm_attribute -p \\$@' \(shellfuncs) 2>/dev/null || echo 0")], decide: { f in
+                (f["ocf.crm_attribute"] ?? "0") == "0" ? nil
+                    : Change(.update, "patch \(shellfuncs): crm_attribute -p → crm_attribute --promotion (resource-agents 4.12 on Debian 12 fails every pgsql start)")
+            }, apply: { step, _, connection in
+                _ = try await step.run("sed -i 's|crm_attribute -p \\$@|crm_attribute --promotion $@|' \(shellfuncs)", on: connection)
+            })
+
+        case "pcs-auth":
+            let names = c.spec.nodes.map(\.name)
+            let known = c.dialect == .v0_9 ? "/var/lib/pcsd/tokens" : "/var/lib/pcsd/known-hosts"
+            let command = PcsCommands(spec: c.spec, dialect: c.dialect).setupCommands()[0].arguments.map(shellWord).joined(separator: " ")
+            return shell([("pcs.known-hosts", "cat \(known) 2>/dev/null")], decide: { f in
+                let text = f["pcs.known-hosts"] ?? ""
+                let missing = names.filter { !text.contains("\"\($0)\"") }
+                return missing.isEmpty ? nil : Change(.update, "authenticate \(missing.joined(separator: ", ")) to each other as hacluster")
+            }, apply: { step, _, connection in
+                _ = try await step.run(command, stdin: Data("\(c.haclusterPassword)\n".utf8), on: connection, display: command + " (password on stdin)")
+            })
+
+        case "cluster-setup":
+            let command = PcsCommands(spec: c.spec, dialect: c.dialect).setupCommands()[1].arguments.map(shellWord).joined(separator: " ")
+            return shell([("corosync.name", "awk '$1 == \"cluster_name:\" {print $2}' /etc/corosync/corosync.conf 2>/dev/null")], decide: { f in
+                f["corosync.name"] == c.spec.name ? nil : Change(.create, "create cluster \(c.spec.name) on \(c.spec.nodes.map(\.name).joined(separator: ", "))")
+            }, apply: { step, _, connection in
+                _ = try await step.run(command, on: connection)
+            })
+
+        case "cluster-start":
+            let expected = c.spec.nodes.count
+            return shell([("crm_mon", "crm_mon -1 --output-as=xml 2>/dev/null")], decide: { f in
+                let status = CrmMonStatus.parse(f["crm_mon"] ?? "")
+                guard let status, status.quorate, status.onlineNodes.count == expected else {
+                    return Change(.update, "start the cluster on every node and wait for quorum")
+                }
+                return nil
+            }, apply: { step, _, connection in
+                _ = try await step.run("pcs cluster start --all", on: connection)
+                if c.spec.pacemaker.enableAtBoot { _ = try await step.run("pcs cluster enable --all", on: connection) }
+                _ = try await step.run("for i in $(seq 120); do n=$(crm_mon -1 --output-as=xml 2>/dev/null | grep -c 'online=\"true\"'); q=$(crm_mon -1 --output-as=xml 2>/dev/null | grep -c 'with_quorum=\"true\"'); [ \"$n\" -ge \(expected) ] && [ \"$q\" -ge 1 ] && exit 0; sleep 0.5; done; echo 'the cluster did not reach quorum with all \(expected) nodes within 60 s' >&2; exit 1", on: connection, display: "wait for quorum")
+            })
+
+        case "cib-push":
+            guard let script = c.file(nil, "pcs-resources.sh") else { return missing(planned, "no rendered pcs-resources.sh") }
+            return shell([managed], decide: { f in
+                isManaged(f) ? nil : Change(.create, "configure the resources, groups and constraints (one cib-push)")
+            }, apply: { step, _, connection in
+                let path = "/root/pgha-pcs-resources.sh"
+                try await connection.upload(Data(script.content.utf8), to: path, mode: 0o700, owner: "root", group: "root")
+                _ = try await step.run("bash \(path)", on: connection)
+            })
+
+        case "verify":
+            let rw = c.spec.vips.readWrite.resource, ro = c.spec.vips.readOnly?.resource
+            let resource = c.spec.pacemaker.pgsqlResource
+            let standbys = c.spec.standbys.map(\.name).sorted()
+            let primaryName = c.spec.primary
+            let promoted = c.dialect == .v0_11 ? "Promoted" : "Master"
+            let unpromoted = c.dialect == .v0_11 ? "Unpromoted" : "Slave"
+            @Sendable func problems(_ xml: String) -> [String] {
+                guard let status = CrmMonStatus.parse(xml) else { return ["crm_mon gave no status"] }
+                var problems: [String] = []
+                let primaries = status.nodes(of: resource, role: promoted)
+                if primaries != [primaryName] && primaries.count != 1 { problems.append("\(resource) promoted on \(primaries.isEmpty ? "no node" : primaries.joined(separator: ", "))") }
+                let standbyNodes = status.nodes(of: resource, role: unpromoted)
+                if standbyNodes.count != standbys.count { problems.append("\(resource) unpromoted on \(standbyNodes.isEmpty ? "no node" : standbyNodes.joined(separator: ", ")), expected \(standbys.count)") }
+                if status.nodes(of: rw, role: "Started") != primaries || primaries.isEmpty { problems.append("\(rw) is not with the primary") }
+                if let ro, let node = status.nodes(of: ro, role: "Started").first, !standbyNodes.contains(node) { problems.append("\(ro) is not on a standby") }
+                if let ro, status.nodes(of: ro, role: "Started").isEmpty { problems.append("\(ro) is not started") }
+                for failure in status.failures { problems.append("failed \(failure.operation) on \(failure.node): \(failure.status) \(failure.reason)") }
+                return problems
+            }
+            return shell([("crm_mon", "crm_mon -1 --output-as=xml 2>/dev/null")], decide: { f in
+                let found = problems(f["crm_mon"] ?? "")
+                return found.isEmpty ? nil : Change(.update, "wait for the cluster: \(found.joined(separator: "; "))")
+            }, apply: { step, _, connection in
+                // Bounded wait; the re-check after apply reports what is still wrong.
+                var last: [String] = []
+                for _ in 0..<180 {
+                    let xml = try await connection.run("crm_mon -1 --output-as=xml", stdin: nil).stdout
+                    last = problems(xml)
+                    if last.isEmpty { return }
+                    try await Task.sleep(nanoseconds: 500_000_000)
+                }
+                throw step.fail("the cluster did not converge within 90 s: \(last.joined(separator: "; "))")
+            })
+
+        default:
+            return missing(planned, "pgha has no implementation of this step yet")
+        }
+    }
+
+    static func missing(_ planned: PlannedStep, _ why: String) -> any Step {
+        ShellStep(host: planned.host, name: planned.name, dependsOn: planned.dependsOn, probes: [],
+                  decision: { _ in throw StepFailure(host: planned.host, step: planned.name, message: why) },
+                  action: { _, _, _ in })
+    }
+
+    /// Compares a password with a crypt(3) hash from /etc/shadow, without any process seeing it.
+    public static func passwordMatches(_ password: String, hash: String) -> Bool {
+        guard hash.hasPrefix("$"), let result = crypt(password, hash) else { return false }
+        return String(cString: result) == hash
+    }
+}
