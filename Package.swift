@@ -25,7 +25,7 @@ let package = Package(
                        providers: [.apt(["libssh2-1-dev"])]),
         .target(name: "PghaTransport", dependencies: ["CLibSSH2"]),
         .executableTarget(name: "pgha", dependencies: [
-            "PghaSpec", "PghaRender", "PghaPlan",
+            "PghaSpec", "PghaRender", "PghaPlan", "PghaRuntime", "PghaTransport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pgha-bench", dependencies: [

@@ -341,8 +341,9 @@ public enum BootstrapSteps {
 
         case "pgsql-agent-fix":
             let shellfuncs = "/usr/lib/ocf/lib/heartbeat/ocf-shellfuncs"
-            return shell([("ocf.crm_attribute", "grep -c 'crm_attribute -p \\$@' \(shellfuncs) 2>/dev/null || echo 0")], decide: { f in
-                (f["ocf.crm_attribute"] ?? "0") == "0" ? nil
+            // grep -c prints the count (0 included); a missing file prints nothing.
+            return shell([("ocf.crm_attribute", "grep -c 'crm_attribute -p \\$@' \(shellfuncs) 2>/dev/null; true")], decide: { f in
+                (Int((f["ocf.crm_attribute"] ?? "").split(separator: "\n").first ?? "") ?? 0) == 0 ? nil
                     : Change(.update, "patch \(shellfuncs): crm_attribute -p → crm_attribute --promotion (resource-agents 4.12 on Debian 12 fails every pgsql start)")
             }, apply: { step, _, connection in
                 _ = try await step.run("sed -i 's|crm_attribute -p \\$@|crm_attribute --promotion $@|' \(shellfuncs)", on: connection)
@@ -440,7 +441,13 @@ public enum BootstrapSteps {
 
     /// Compares a password with a crypt(3) hash from /etc/shadow, without any process seeing it.
     public static func passwordMatches(_ password: String, hash: String) -> Bool {
-        guard hash.hasPrefix("$"), let result = crypt(password, hash) else { return false }
+        guard hash.hasPrefix("$") else { return false }
+        // crypt(3) returns a static buffer: one caller at a time.
+        cryptLock.lock()
+        defer { cryptLock.unlock() }
+        guard let result = crypt(password, hash) else { return false }
         return String(cString: result) == hash
     }
+
+    static let cryptLock = NSLock()
 }

@@ -5,11 +5,11 @@ import PghaRender
 import PghaSpec
 
 @main
-struct Pgha: ParsableCommand {
+struct Pgha: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pgha",
         abstract: "Declarative PostgreSQL high availability with Pacemaker, Corosync and pcs.",
-        subcommands: [Validate.self, Render.self, Plan.self])
+        subcommands: [Validate.self, Render.self, Plan.self, Apply.self])
 }
 
 /// SPEC and -i INVENTORY, shared by every command.
