@@ -165,3 +165,19 @@ final class DialectDetectionTests: XCTestCase {
         XCTAssertEqual(PcsCapabilities.parse("0.9.165 booth cluster.config.backup-local pcmk.acl.role")?.dialect, .v0_9)
     }
 }
+
+final class CrmMonTests: XCTestCase {
+    /// Real output of crm_mon 2.1.5 on the converged test-bed cluster.
+    func testParsesRealOutput() throws {
+        let xml = try String(contentsOfFile: "\(repositoryRoot)/Tests/Fixtures/crm_mon-testbed-converged.xml", encoding: .utf8)
+        let status = try XCTUnwrap(CrmMonStatus.parse(xml))
+        XCTAssertTrue(status.quorate)
+        XCTAssertEqual(status.onlineNodes, ["node1", "node2", "node3"])
+        XCTAssertEqual(status.nodes(of: "pgsql", role: "Promoted"), ["node1"])
+        XCTAssertEqual(status.nodes(of: "pgsql", role: "Unpromoted"), ["node2", "node3"])
+        XCTAssertEqual(status.nodes(of: "vip-master", role: "Started"), ["node1"])
+        XCTAssertEqual(status.nodes(of: "vip-slave", role: "Started").count, 1)
+        XCTAssertEqual(status.failures, [])
+        XCTAssertNil(CrmMonStatus.parse("not xml"))
+    }
+}

@@ -1,0 +1,39 @@
+# Shared by the end-to-end tests that drive a cluster on the test bed.
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+pgha=${PGHA:-.build/debug/pgha}
+export PGHA_REPLICATION_PASSWORD=${PGHA_REPLICATION_PASSWORD:-e2e-repl-$RANDOM$RANDOM}
+export PGHA_HACLUSTER_PASSWORD=${PGHA_HACLUSTER_PASSWORD:-e2e-ha-$RANDOM$RANDOM}
+on() { local n=$1; shift; ssh -F .testbed/ssh_config "$n" "$@"; }
+fail() { echo "FAIL: $*"; exit 1; }
+[ "${PGHA_TESTBED_UP:-1}" = 1 ] || fail "the test bed is not up"
+
+# crm_mon's XML from NODE, reduced by python to "resource role node" lines.
+roles() {
+  on "$1" "crm_mon -1 --output-as=xml" | python3 -c '
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.stdin).getroot()
+for r in root.iter("resource"):
+    for n in r.findall("node"):
+        print(r.get("id"), r.get("role"), n.get("name"))'
+}
+promoted() { roles "$1" | awk '$1 == "pgsql" && $2 == "Promoted" {print $3}'; }
+where() { roles "$1" | awk -v r="$2" '$1 == r && $2 == "Started" {print $3}'; }
+# standby_promoted ASK NODE…: exactly one instance is promoted, on one of NODE…
+standby_promoted() {
+  local ask=$1; shift
+  local p; p=$(promoted "$ask" 2>/dev/null) || return 1
+  [ "$(wc -w <<<"$p")" = 1 ] || return 1
+  for n in "$@"; do [ "$p" = "$n" ] && return 0; done
+  return 1
+}
+psql_on() { local n=$1; shift; on "$n" "runuser -u postgres -- psql -X -At -p 5432 $*"; }
+
+# wait_for SECONDS DESCRIPTION CMD…
+wait_for() {
+  local seconds=$1 what=$2; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || fail "$what: not within ${seconds}s"
+    sleep 0.5
+  done
+}
