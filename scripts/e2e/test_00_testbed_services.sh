@@ -1,21 +1,31 @@
 #!/bin/bash
-# Hosts boot like a freshly installed Debian 12 server with the cluster packages: sshd,
-# Debian's default PostgreSQL cluster, Debian's default corosync.conf with pacemaker, pcsd.
+# Every test-bed host boots like a freshly installed Debian 12 server with the cluster packages:
+# sshd, Debian's default PostgreSQL 15 main cluster, Debian's default corosync.conf with
+# corosync and pacemaker, pcsd on 2224, pcs 0.11. Run it on a fresh bed (before pgha apply).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-[ "${PGHA_TESTBED_UP:-1}" = 1 ] || { echo "the test bed is not up"; exit 1; }
 fail() { echo "FAIL: $*"; exit 1; }
-for n in node1 node2 node3; do
+if [ "${PGHA_TESTBED_UP:-1}" != 1 ] || [ ! -f .testbed/ssh_config ]; then fail "the test bed is not up (scripts/testbed up)"; fi
+mapfile -t hosts < <(awk '$1 == "Host" {print $2}' .testbed/ssh_config)
+[ ${#hosts[@]} -ge 1 ] || fail "no hosts in .testbed/ssh_config"
+
+for n in "${hosts[@]}"; do
+  # One connection per host; each fact on its own line "key=value".
   out=$(ssh -F .testbed/ssh_config "$n" '
-    pg_lsclusters -h | awk "{print \$1, \$2, \$4}"
-    grep -c "cluster_name: debian" /etc/corosync/corosync.conf
-    ss -ltn | grep -c ":2224 " || true
-    systemctl is-active pacemaker corosync pcsd | tr "\n" " "; echo
-    pcs --version')
-  grep -q "^15 main online" <<<"$out" || fail "$n: no running default cluster: $out"
-  grep -qx 1 <<<"$(sed -n 2p <<<"$out")" || fail "$n: no default corosync.conf"
-  [ "$(sed -n 3p <<<"$out")" -ge 1 ] || fail "$n: pcsd does not listen on 2224"
-  grep -q "active active active" <<<"$out" || fail "$n: services: $out"
-  grep -q "^0.11" <<<"$out" || fail "$n: pcs version: $out"
+    echo "hostname=$(hostname)"
+    echo "sshd=$(systemctl is-active ssh) $(ss -ltn | grep -c ":22 ")"
+    echo "pg=$(pg_lsclusters -h | awk "{print \$1, \$2, \$4}" | tr "\n" ";")"
+    echo "corosync_conf=$(grep -c "cluster_name: debian" /etc/corosync/corosync.conf)"
+    echo "pcsd_port=$(ss -ltn | grep -c ":2224 ")"
+    echo "units=$(systemctl is-active corosync pacemaker pcsd | tr "\n" " ")"
+    echo "pcs=$(pcs --version)"') || fail "$n: ssh failed"
+  get() { sed -n "s/^$1=//p" <<<"$out"; }
+  [ "$(get hostname)" = "$n" ] || fail "$n: hostname is $(get hostname)"
+  [[ $(get sshd) == "active "[1-9]* ]] || fail "$n: sshd: $(get sshd)"
+  [[ ";$(get pg)" == *";15 main online;"* ]] || fail "$n: PostgreSQL clusters: $(get pg)"
+  [ "$(get corosync_conf)" = 1 ] || fail "$n: no Debian default corosync.conf"
+  [ "$(get pcsd_port)" -ge 1 ] || fail "$n: pcsd does not listen on 2224"
+  [ "$(get units)" = "active active active " ] || fail "$n: corosync pacemaker pcsd: $(get units)"
+  [[ $(get pcs) == 0.11* ]] || fail "$n: pcs --version: $(get pcs)"
 done
-echo "services: sshd, PostgreSQL 15 main, default corosync.conf, pacemaker, pcsd 0.11 on every host"
+echo "services on ${#hosts[@]} hosts: sshd, PostgreSQL 15 main online, default corosync.conf, corosync, pacemaker, pcsd :2224, pcs 0.11"
