@@ -1,0 +1,35 @@
+import PghaTransport
+import XCTest
+
+/// The libssh2 transport against a real sshd (see TransportContract).
+final class LibSSH2TransportTests: XCTestCase {
+    func contract() throws -> TransportContract { try TransportContract(.libssh2) }
+
+    func testExitCodesStreamsAndEnvironment() async throws { try await contract().exitCodesStreamsAndEnvironment() }
+    func testKilledCommandReportsItsSignal() async throws { try await contract().killedCommandReportsItsSignal() }
+    func testMegabytesOnBothStreamsAtOnce() async throws { try await contract().megabytesOnBothStreamsAtOnce() }
+    func testStdinReachesTheCommand() async throws { try await contract().stdinReachesTheCommand() }
+    func testUploadsExactModesOwnersAndReplacesAtomically() async throws { try await contract().uploadsExactModesOwnersAndReplacesAtomically() }
+    func testTimeoutKillsTheRemoteCommand() async throws { try await contract().timeoutKillsTheRemoteCommand() }
+    func testLostConnectionIsReportedThenReopened() async throws { try await contract().lostConnectionIsReportedThenReopened() }
+    func testUnknownHostIsRefusedUnlessAcceptNew() async throws { try await contract().unknownHostIsRefusedUnlessAcceptNew() }
+    func testChangedHostKeyIsAlwaysAnErrorNamingFileAndLine() async throws { try await contract().changedHostKeyIsAlwaysAnErrorNamingFileAndLine() }
+    func testHashedAndOtherTypeEntriesAreRecognised() async throws { try await contract().hashedAndOtherTypeEntriesAreRecognised() }
+    func testWrongUserAndRefusedKey() async throws { try await contract().wrongUserAndRefusedKey() }
+    func testECDSAAndPassphraseKeys() async throws { try await contract().ecdsaAndPassphraseKeys() }
+    func testAgentAuthentication() async throws { try await contract().agentAuthentication() }
+    func testSudoForANonRootUser() async throws { try await contract().sudoForANonRootUser() }
+    func testFiveHundredCommandsOverOneConnection() async throws { try await contract().manyCommandsOverOneConnection(500) }
+    func testSixteenConcurrentConnections() async throws { try await contract().sixteenConcurrentConnections() }
+    func testConnectFailuresSayWhy() async throws { try await contract().connectFailuresSayWhy() }
+    func testCommandLogRedactsSecrets() async throws { try await contract().commandLogRedactsSecrets() }
+
+    /// libssh2 1.10 signs RSA keys with SHA-1 only, which this OpenSSH refuses: the error must
+    /// say so and name both fixes.
+    func testRSAKeyIsRefusedWithAnExplanation() async throws {
+        let contract = try contract()
+        await expectError(.authentication, ["RSA key", "id_rsa", "SHA-1", "OpenSSH 8.8", "ed25519", "transport: openssh"]) {
+            _ = try await contract.connect(contract.server.endpoint(key: "id_rsa"))
+        }
+    }
+}
