@@ -89,6 +89,7 @@ final class LibSSH2Connection {
     }
 
     private func establish(deadline: ContinuousClock.Instant) throws {
+        lastInbound = .now
         socketFD = try openSocket(deadline: deadline)
         guard let session = libssh2_session_init_ex(nil, nil, nil, nil) else {
             throw TransportError(host: host, kind: .connect, "libssh2 could not create a session (out of memory?)")
@@ -414,6 +415,9 @@ final class LibSSH2Connection {
         self.cancel = cancel
         defer { self.cancel = nil }
         if !isConnected { try connect() }
+        reapAbandoned()
+        // Silence before this command says nothing about the server: the keepalive clock starts now.
+        lastInbound = .now
         let line = remoteCommandLine(script, sudo: endpoint.sudo, timeout: timeout)
         let started = ContinuousClock.now
         // The remote `timeout` kills the command; the local deadline only catches a server that
@@ -564,19 +568,19 @@ final class LibSSH2Connection {
         }
     }
 
-    /// A channel given up on (timeout, cancellation, error): close it if the session still
-    /// answers quickly, otherwise count the connection as broken.
+    /// A channel given up on (timeout, cancellation, error). Our close goes out now, but sshd
+    /// answers only once the command has exited, and libssh2 1.10 frees a channel only after
+    /// that answer: so the channel is parked and freed by a later operation, never waited for.
     private func abandon(_ channel: OpaquePointer) {
-        let saved = cancel
-        cancel = nil
-        defer { cancel = saved }
-        let deadline = ContinuousClock.now + .seconds(2)
-        do {
-            try call(until: deadline, allowFailure: true) { libssh2_channel_close(channel) }
-            release(channel)
-        } catch {
-            broken = true
-        }
+        _ = libssh2_channel_close(channel)
+        abandoned.append(channel)
+        reapAbandoned()
+    }
+
+    private var abandoned: [OpaquePointer] = []
+
+    private func reapAbandoned() {
+        abandoned.removeAll { libssh2_channel_free($0) != eagain }
     }
 
     // MARK: - Upload
@@ -588,6 +592,7 @@ final class LibSSH2Connection {
         self.cancel = cancel
         defer { self.cancel = nil }
         if !isConnected { try connect() }
+        lastInbound = .now
         if !endpoint.sudo, let sftp = try? sftpSession() {
             try sftpUpload(sftp, bytes, to: path, mode: mode, owner: owner, group: group)
             return
@@ -708,6 +713,7 @@ final class LibSSH2Connection {
     /// command reconnects instead of failing.
     func idle() {
         guard let session, !broken else { return }
+        reapAbandoned()
         if endpoint.keepaliveInterval > 0 {
             var next: Int32 = 0
             let rc = libssh2_keepalive_send(session, &next)
@@ -720,6 +726,10 @@ final class LibSSH2Connection {
 
     func disconnect() {
         if let session {
+            // A channel still waiting for the server, or a dead connection, would make
+            // libssh2_session_free wait for the server: end the socket first so it does not.
+            if broken || !abandoned.isEmpty { shutdown(socketFD, Int32(SHUT_RDWR)) }
+            abandoned = []
             // Blocking with a short timeout: the goodbye is best effort, never a hang.
             libssh2_session_set_blocking(session, 1)
             libssh2_session_set_timeout(session, 1000)

@@ -31,19 +31,47 @@ enum ProcessRunner {
     static func run(_ executable: String, _ arguments: [String], stdin: Data?, timeout: Duration?,
                     environment: [String: String]? = nil) async throws -> Output {
         ignoreSIGPIPE()
-        return try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(with: Result {
-                    try runBlocking(executable, arguments, stdin: stdin, timeout: timeout, environment: environment)
-                })
+        let child = Child()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let thread = Thread {
+                    continuation.resume(with: Result {
+                        try runBlocking(executable, arguments, stdin: stdin, timeout: timeout, environment: environment, child: child)
+                    })
+                }
+                thread.stackSize = 512 * 1024
+                thread.start()
             }
-            thread.stackSize = 512 * 1024
-            thread.start()
+        } onCancel: {
+            child.cancel()
         }
     }
 
+    /// The running child, so that cancelling the awaiting task kills its process group.
+    final class Child: @unchecked Sendable {
+        private let lock = NSLock()
+        private var pid: pid_t = 0
+        private var cancelled = false
+
+        func started(_ pid: pid_t) {
+            lock.lock()
+            defer { lock.unlock() }
+            self.pid = pid
+            if cancelled { kill(-pid, SIGKILL) }
+        }
+
+        func cancel() {
+            lock.lock()
+            defer { lock.unlock() }
+            cancelled = true
+            if pid > 0 { kill(-pid, SIGKILL) }
+        }
+
+        var wasCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
+    }
+
     static func runBlocking(_ executable: String, _ arguments: [String], stdin: Data?, timeout: Duration?,
-                            environment: [String: String]?) throws -> Output {
+                            environment: [String: String]?, child: Child = Child()) throws -> Output {
         var input: [Int32] = [-1, -1], output: [Int32] = [-1, -1], errors: [Int32] = [-1, -1]
         guard pipe2(&input, O_CLOEXEC) == 0 else { throw SpawnFailure(executable: executable, code: errno) }
         guard pipe2(&output, O_CLOEXEC) == 0 else {
@@ -92,7 +120,8 @@ enum ProcessRunner {
             throw SpawnFailure(executable: executable, code: spawned)
         }
 
-        var result = pump(pid: pid, stdinFD: input[1], stdoutFD: output[0], stderrFD: errors[0], stdin: stdin ?? Data(), timeout: timeout)
+        child.started(pid)
+        var result = pump(pid: pid, stdinFD: input[1], stdoutFD: output[0], stderrFD: errors[0], stdin: stdin ?? Data(), timeout: timeout, child: child)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         if status & 0x7f == 0 {
@@ -101,37 +130,41 @@ enum ProcessRunner {
             result.status = 0
             result.signal = status & 0x7f
         }
+        if child.wasCancelled { throw CancellationError() }
         return result
     }
 
     /// Writes stdin and reads both outputs with poll(2) until both outputs end (or, once the
     /// child is gone, nothing arrives for a while), killing the process group at the deadline.
-    private static func pump(pid: pid_t, stdinFD: Int32, stdoutFD: Int32, stderrFD: Int32, stdin: Data, timeout: Duration?) -> Output {
+    private static func pump(pid: pid_t, stdinFD: Int32, stdoutFD: Int32, stderrFD: Int32, stdin: Data, timeout: Duration?, child: Child) -> Output {
         var result = Output(stdout: Data(), stderr: Data(), status: 0, signal: nil, timedOut: false)
         for fd in [stdinFD, stdoutFD, stderrFD] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         var inputFD: Int32 = stdinFD, outFD: Int32 = stdoutFD, errFD: Int32 = stderrFD
         var written = 0
         if stdin.isEmpty { close(inputFD); inputFD = -1 }
         let deadline = timeout.map { ContinuousClock.now + $0 }
-        var killedAt: ContinuousClock.Instant?
+        var exitedAt: ContinuousClock.Instant?
         var buffer = [UInt8](repeating: 0, count: 65536)
         while outFD >= 0 || errFD >= 0 {
             let now = ContinuousClock.now
-            if let deadline, killedAt == nil, now >= deadline {
+            if let deadline, !result.timedOut, now >= deadline {
                 result.timedOut = true
                 kill(-pid, SIGKILL)
                 kill(pid, SIGKILL)
-                killedAt = now
             }
-            // Something the command started outlived it with our pipes: stop waiting soon.
-            if let killedAt, now - killedAt > .seconds(2) { break }
-            if killedAt == nil, childExited(pid) { killedAt = now }
+            if exitedAt == nil, childExited(pid) { exitedAt = now }
+            if let exitedAt {
+                // Killed (timeout, cancellation): its output no longer matters. Exited on its
+                // own: something it started (or an ssh master holding the descriptors it was
+                // handed) may keep our pipes open; collect what comes soon, then stop.
+                if result.timedOut || child.wasCancelled || now - exitedAt > .seconds(2) { break }
+            }
             var fds: [pollfd] = []
             if outFD >= 0 { fds.append(pollfd(fd: outFD, events: Int16(POLLIN), revents: 0)) }
             if errFD >= 0 { fds.append(pollfd(fd: errFD, events: Int16(POLLIN), revents: 0)) }
             if inputFD >= 0 { fds.append(pollfd(fd: inputFD, events: Int16(POLLOUT), revents: 0)) }
-            var wait: Int32 = 200
-            if let deadline, killedAt == nil { wait = min(wait, max(1, milliseconds(deadline - now))) }
+            var wait: Int32 = exitedAt == nil ? 200 : 20
+            if let deadline, !result.timedOut { wait = min(wait, max(1, milliseconds(deadline - now))) }
             let ready = poll(&fds, nfds_t(fds.count), wait)
             if ready < 0 && errno != EINTR { break }
             if ready <= 0 { continue }

@@ -12,6 +12,8 @@ final class OpenSSHTransportTests: XCTestCase {
     func testUploadsExactModesOwnersAndReplacesAtomically() async throws { try await contract().uploadsExactModesOwnersAndReplacesAtomically() }
     func testTimeoutKillsTheRemoteCommand() async throws { try await contract().timeoutKillsTheRemoteCommand() }
     func testLostConnectionIsReportedThenReopened() async throws { try await contract().lostConnectionIsReportedThenReopened() }
+    func testFrozenServerIsDetectedByKeepalives() async throws { try await contract().frozenServerIsDetectedByKeepalives() }
+    func testCancellationEndsTheWait() async throws { try await contract().cancellationEndsTheWait() }
     func testUnknownHostIsRefusedUnlessAcceptNew() async throws { try await contract().unknownHostIsRefusedUnlessAcceptNew() }
     func testChangedHostKeyIsAlwaysAnErrorNamingFileAndLine() async throws { try await contract().changedHostKeyIsAlwaysAnErrorNamingFileAndLine() }
     func testHashedAndOtherTypeEntriesAreRecognised() async throws { try await contract().hashedAndOtherTypeEntriesAreRecognised() }

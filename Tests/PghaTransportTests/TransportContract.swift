@@ -166,7 +166,7 @@ struct TransportContract {
 
     func lostConnectionIsReportedThenReopened() async throws {
         // Kill the server process that carries this connection, from inside it.
-        let killer = "p=$$; while [ \"$p\" -gt 1 ] && [ \"$(cat /proc/$p/comm)\" != sshd ]; do p=$(cut -d' ' -f4 /proc/$p/stat); done; kill -KILL $p; sleep 5"
+        let killer = sshdOfThisConnection + "; kill -KILL $p; sleep 5"
         try await with { t in
             let value1 = try await t.exec("echo up").stdoutText
             XCTAssertEqual(value1, "up\n")
@@ -178,6 +178,73 @@ struct TransportContract {
             XCTAssertEqual(again.stdoutText, "back\n")
         }
     }
+
+    /// The server process of this connection stops answering (SIGSTOP) while a command runs:
+    /// keepalives (every second here) notice within about three intervals.
+    func frozenServerIsDetectedByKeepalives() async throws {
+        var endpoint = server.endpoint()
+        endpoint.keepaliveInterval = 1
+        let marker = server.file("frozen-\(kind.rawValue)-\(UInt32.random(in: 0...UInt32.max))")
+        try await with(endpoint) { t in
+            let pid = try await t.check(sshdOfThisConnection + "; echo $p").trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let serverPID = Int32(pid), serverPID > 1 else { return XCTFail("no sshd process found: \(pid)") }
+            defer {
+                killCommands(matching: marker)   // first: killing sshd would orphan the sleep
+                kill(serverPID, SIGKILL)
+            }
+            let command = Task { try await t.exec("touch \(marker); sleep 30; : \(marker)") }
+            try waitForFile(marker)
+            kill(serverPID, SIGSTOP)
+            let started = ContinuousClock.now
+            do {
+                let result = try await command.value
+                XCTFail("the command finished: \(result.outcome)")
+            } catch let error as TransportError {
+                XCTAssertEqual(error.kind, .connectionLost, error.description)
+            }
+            XCTAssertLessThan(ContinuousClock.now - started, .seconds(10))
+            let again = try await t.exec("echo reopened")
+            XCTAssertEqual(again.stdoutText, "reopened\n")
+        }
+    }
+
+    /// Cancelling the task that awaits a command ends the wait promptly; the connection stays
+    /// usable.
+    func cancellationEndsTheWait() async throws {
+        let marker = server.file("cancel-\(kind.rawValue)-\(UInt32.random(in: 0...UInt32.max))")
+        defer { killCommands(matching: marker) }
+        try await with { t in
+            let command = Task { try await t.exec("touch \(marker); sleep 30; : \(marker)") }
+            try waitForFile(marker)
+            let started = ContinuousClock.now
+            command.cancel()
+            do {
+                let result = try await command.value
+                XCTFail("the command finished: \(result.outcome)")
+            } catch is CancellationError {
+            } catch {
+                XCTFail("expected CancellationError, got \(error)")
+            }
+            XCTAssertLessThan(ContinuousClock.now - started, .seconds(3))
+            let after = try await t.exec("echo still here")
+            XCTAssertEqual(after.stdoutText, "still here\n")
+        }
+    }
+
+    /// Kills the test's `touch MARKER; sleep 30; : MARKER` shells and their sleep.
+    func killCommands(matching marker: String) {
+        // The remote session's process group (sshd starts each session in its own).
+        _ = try? sh("for p in $(pgrep -f 'slee[p] 30; : \(marker)'); do g=$(ps -o pgid= -p $p | tr -d ' '); [ -n \"$g\" ] && [ \"$g\" != \"$(ps -o pgid= -p $$ | tr -d ' ')\" ] && kill -KILL -- -$g; done; true")
+    }
+
+    /// Waits (polling, up to 10 s) until a command has created `path`.
+    func waitForFile(_ path: String) throws {
+        for _ in 0..<1000 where !FileManager.default.fileExists(atPath: path) { usleep(10_000) }
+        guard FileManager.default.fileExists(atPath: path) else { throw TransportError(host: "test", "\(path) never appeared") }
+    }
+
+    /// Shell that finds the sshd process serving this connection: $p.
+    let sshdOfThisConnection = "p=$$; while [ \"$p\" -gt 1 ] && [ \"$(cat /proc/$p/comm)\" != sshd ]; do p=$(cut -d' ' -f4 /proc/$p/stat); done"
 
     // MARK: host keys
 
