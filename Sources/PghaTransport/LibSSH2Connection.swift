@@ -464,7 +464,10 @@ final class LibSSH2Connection {
             }
             return result
         } catch Interrupt.deadline {
-            throw timeoutError(endpoint, command, timeout ?? .zero)
+            if let timeout { throw timeoutError(endpoint, command, timeout) }
+            broken = true
+            throw TransportError(host: host, kind: .connectionLost,
+                                 "\(endpoint.display) stopped answering while starting or ending `\(abbreviated(command))`; the connection will be reopened for the next command")
         } catch Interrupt.cancelled {
             throw CancellationError()
         } catch Interrupt.dead(let why) {

@@ -100,7 +100,6 @@ enum TransportBench {
             for try await pair in group { opened.append(pair) }
             return opened.sorted { $0.0 < $1.0 }.map(\.1)
         }
-        defer { Task { for transport in all { await transport.close() } } }
         func wall(_ command: String, on transports: [any Transport]) async throws -> Duration {
             var samples: [Duration] = []
             for _ in 0..<7 {
@@ -113,10 +112,17 @@ enum TransportBench {
             }
             return median(samples)
         }
-        let oneTrue = try await wall("true", on: Array(all.prefix(1)))
-        let allTrue = try await wall("true", on: all)
-        let oneSleep = try await wall("sleep 0.2", on: Array(all.prefix(1)))
-        let allSleep = try await wall("sleep 0.2", on: all)
+        let oneTrue: Duration, allTrue: Duration, oneSleep: Duration, allSleep: Duration
+        do {
+            oneTrue = try await wall("true", on: Array(all.prefix(1)))
+            allTrue = try await wall("true", on: all)
+            oneSleep = try await wall("sleep 0.2", on: Array(all.prefix(1)))
+            allSleep = try await wall("sleep 0.2", on: all)
+        } catch {
+            for transport in all { await transport.close() }
+            throw error
+        }
+        for transport in all { await transport.close() }
         let name = kind.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
         print("\(name)  \(ms(median(connects)).leftPad(9))     \(ms(median(trips)).leftPad(9) + " / " + ms(percentile(trips, 95)).leftPad(9))          \(ms(oneTrue).leftPad(9)) / \(ms(allTrue).leftPad(9))               \(ms(oneSleep).leftPad(9)) / \(ms(allSleep).leftPad(9))")
     }
