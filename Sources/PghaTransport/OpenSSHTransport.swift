@@ -137,12 +137,17 @@ public final class OpenSSHTransport: Transport, @unchecked Sendable {
         return TransportError(host: endpoint.name, kind: .connect, "cannot connect to \(endpoint.display): \(lines.last ?? "ssh failed without a message")")
     }
 
+    private let state = NSLock()
+    private var closed = false
+
     public func exec(_ command: String, stdin: Data?, timeout: Duration?) async throws -> ExecResult {
         endpoint.commandLog?(host, command)
         return try await run(command, script: trailerScript(command), stdin: stdin, timeout: timeout)
     }
 
     private func run(_ command: String, script: String, stdin: Data?, timeout: Duration?) async throws -> ExecResult {
+        let isClosed = state.withLock { closed }
+        if isClosed { throw TransportError(host: host, kind: .closed, "the connection was closed; open a new transport") }
         let started = ContinuousClock.now
         let line = remoteCommandLine(script, sudo: endpoint.sudo, timeout: timeout)
         let output = try await ProcessRunner.run("/usr/bin/ssh", options(master: false) + [endpoint.address, line],
@@ -173,6 +178,7 @@ public final class OpenSSHTransport: Transport, @unchecked Sendable {
     }
 
     public func close() async {
+        state.withLock { closed = true }
         _ = try? await ProcessRunner.run("/usr/bin/ssh", options(master: false) + ["-O", "exit", endpoint.address], stdin: nil, timeout: .seconds(5))
         try? FileManager.default.removeItem(atPath: controlDirectory)
     }

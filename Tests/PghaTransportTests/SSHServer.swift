@@ -67,8 +67,8 @@ final class SSHServer: @unchecked Sendable {
     }
 
     func stop() {
-        try? sh("rm -f \(sudoers)")
-        try? sh("\(Self.script) stop \(directory)")
+        _ = try? sh("rm -f \(sudoers)")
+        _ = try? sh("\(Self.script) stop \(directory)")
     }
 
     func endpoint(user: String = "root", key: String? = "id_ed25519", knownHosts: String? = nil,
@@ -86,8 +86,8 @@ final class SSHServer: @unchecked Sendable {
 @discardableResult
 func sh(_ command: String) throws -> String {
     let base = NSTemporaryDirectory() + "pgha-sh-\(UUID().uuidString)"
-    FileManager.default.createFile(atPath: base + ".out", contents: nil)
-    FileManager.default.createFile(atPath: base + ".err", contents: nil)
+    _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
+    _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
     defer {
         try? FileManager.default.removeItem(atPath: base + ".out")
         try? FileManager.default.removeItem(atPath: base + ".err")

@@ -51,6 +51,9 @@ struct TransportContract {
             XCTAssertEqual(exited.exitStatus, 255)
             XCTAssertNil(exited.exitSignal)
         }
+        let closed = try await connect()
+        await closed.close()
+        await expectError(.closed, ["testhost: the connection was closed"]) { _ = try await closed.exec("true") }
     }
 
     func killedCommandReportsItsSignal() async throws {
@@ -250,7 +253,7 @@ struct TransportContract {
 
     func unknownHostIsRefusedUnlessAcceptNew() async throws {
         let empty = server.file("kh-empty-\(kind.rawValue)")
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
         for file in [empty, server.file("kh-missing-\(kind.rawValue)")] {
             await expectError(.hostKeyUnknown, ["[127.0.0.1]:\(server.port)", "is not in \(file)", "accept-new"]) {
                 _ = try await connect(server.endpoint(knownHosts: file))
