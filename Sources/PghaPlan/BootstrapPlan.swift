@@ -4,7 +4,7 @@ import PghaRender
 /// One step of a bootstrap: where it runs, what it does, and what must be done first
 /// (on the same host or, for barriers such as "standbys clone after the primary accepts
 /// replication", on another).
-public struct PlannedStep: Equatable, Sendable {
+public struct PlannedStep: Equatable, Sendable, Encodable {
     public var host: String
     public var name: String
     public var summary: String

@@ -81,8 +81,12 @@ public enum BootstrapSteps {
         case "hosts-file": return file("/etc/hosts")
         case "profile": return file("\(pg.osUser.home)/.bash_profile")
         case "pgpass": return file("\(pg.osUser.home)/.pgpass")
-        case "postgresql-conf": return file("\(dataDir)/postgresql.conf")
-        case "pg-hba": return file("\(dataDir)/pg_hba.conf")
+        case "postgresql-conf", "pg-hba":
+            // A running server is reloaded (or a standby restarted through Pacemaker) after the write.
+            let path = "\(dataDir)/\(planned.name == "pg-hba" ? "pg_hba.conf" : "postgresql.conf")"
+            guard let fileStep = file(path) as? FileStep else { return file(path) }
+            return PostgresConfigStep(file: fileStep, binDir: pg.binDir, dataDir: dataDir, osUser: user, port: pg.port,
+                                      clone: c.spec.pacemaker.pgsqlClone, pgsqlResource: c.spec.pacemaker.pgsqlResource)
 
         case "firewall":
             let services = c.spec.os.firewall == .disabled ? ["firewalld", "ufw"] : []

@@ -70,6 +70,10 @@ public struct Executor: Sendable {
     }
 
     static func facts(_ script: FactScript, on connection: any HostConnection) async throws -> Facts {
+        // For profiling probes: PGHA_DUMP_FACT_SCRIPTS=DIR keeps each host's script.
+        if let dir = ProcessInfo.processInfo.environment["PGHA_DUMP_FACT_SCRIPTS"] {
+            try? script.script.write(toFile: "\(dir)/\(connection.name).sh", atomically: true, encoding: .utf8)
+        }
         let result = try await connection.run("bash -s", stdin: Data(script.script.utf8))
         if let signal = result.signal {
             throw StepFailure(host: connection.name, step: "facts", message: "the fact probe was killed by SIG\(signal)")

@@ -8,139 +8,174 @@ import PghaSpec
 struct Apply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Bring the hosts to the spec: bootstrap bare hosts, or repair what drifted.",
-        discussion: "Shows the plan, asks for confirmation (or --yes), then runs every step that is not already right, hosts in parallel.")
+        discussion: """
+            Shows the plan, asks for confirmation (or --yes), then runs every step that is not already right, hosts in parallel.
+            Given a plan saved with `pgha plan --out FILE`, applies exactly that plan without asking, or refuses if the hosts moved since.
+            """)
 
     @OptionGroup var inputs: Inputs
 
     @Flag(name: .long, help: "Do not ask for confirmation (required when stdin is not a terminal).")
     var yes = false
 
-    @Flag(name: [.short, .long], help: "Show every command run on the hosts (secrets never appear: they travel on stdin).")
+    @Flag(name: [.short, .long], help: "Show every command run on the hosts (secrets redacted; they travel on stdin).")
     var verbose = false
 
     @Option(name: .customLong("rebuild"), help: "Allow replacing this node's non-empty data directory with a fresh clone (the old one is kept, renamed). Repeatable.")
     var rebuild: [String] = []
 
+    @Option(help: "text, or json (the plan and every step's outcome as one JSON document; needs --yes or a saved plan).")
+    var format: OutputFormat = .text
+
     func run() async throws {
         let started = Date()
-        // A host that closes its stdin early must not kill pgha.
-        signal(SIGPIPE, SIG_IGN)
-        let loaded = try Loaded.load(inputs, requireInventory: true)
-        guard let inventory = loaded.inventory else { throw ExitCode.failure }
-        let spec = loaded.spec
-        for node in rebuild where spec.node(named: node) == nil {
-            report([Diagnostic(file: "--rebuild", line: 0, column: 0, message: "'\(node)' is not a node of \(spec.file)")])
+        signal(SIGPIPE, SIG_IGN)  // a host that closes its stdin early must not kill pgha
+        var inputs = self.inputs
+        var rebuild = self.rebuild
+        let saved = SavedPlan.read(inputs.spec)
+        if let saved {
+            inputs = try Self.inputs(of: saved, given: inputs, rebuild: rebuild)
+            rebuild = saved.rebuild
+        } else if !yes && (isatty(0) == 0 || format == .json) {
+            report([Diagnostic(file: "pgha apply", line: 0, column: 0,
+                               message: format == .json ? "--format json prints no prompt: add --yes" : "stdin is not a terminal, so there is no one to confirm: add --yes")])
             throw ExitCode.failure
         }
-        // Every secret before any host is touched.
-        let replication: String, hacluster: String
-        do {
-            replication = try spec.replication.password.resolve()
-            hacluster = try spec.pacemaker.haclusterPassword.resolve()
-        } catch {
-            report([Diagnostic(file: inputs.spec, line: 0, column: 0, message: "\(error)")])
-            throw ExitCode.failure
-        }
-        if !yes && isatty(0) == 0 {
-            report([Diagnostic(file: "pgha apply", line: 0, column: 0, message: "stdin is not a terminal, so there is no one to confirm: add --yes")])
-            throw ExitCode.failure
-        }
-        let files = try loaded.render(secrets: true)
-        let connections = try await connect(spec, inventory, verbose: verbose)
-        let context = BootstrapContext(spec: spec, dialect: loaded.dialect, files: files, replicationPassword: replication,
-                                       haclusterPassword: hacluster, rebuild: Set(rebuild))
-        let steps = BootstrapSteps.make(plan: BootstrapPlan(spec: spec, dialect: loaded.dialect), context: context)
-        let executor = Executor(steps: steps, connections: connections)
+        let session = try await LiveSession.open(inputs, rebuild: rebuild, verbose: verbose)
+        let spec = session.loaded.spec
+        let plan = try await session.plan()
 
-        let facts = try await executor.gatherFacts()
-        let plan = executor.plan(facts)
-        let pending = printPlan(plan, spec: spec)
-        if pending == 0 {
-            print("No changes: the cluster matches the spec (\(plan.count) steps checked on \(spec.nodes.count) hosts in \(seconds(since: started))).")
-            await closeAll(connections)
+        if let saved {
+            let moved = plan.moved(since: saved.plan)
+            if !moved.isEmpty {
+                await session.close()
+                log("error: the hosts changed since the plan was saved (\(saved.created)); nothing was applied:")
+                for line in moved { log("  \(line)") }
+                log("Make a new plan: pgha plan \(saved.spec.path) -i \(saved.inventory.path) --out FILE")
+                throw ExitCode.failure
+            }
+        }
+        if format == .text { print(plan.text(color: isatty(1) != 0), terminator: "") }
+        if plan.pendingCount == 0 {
+            await session.close()
+            let message = "No changes: the cluster matches the spec (\(session.steps.count) steps checked on \(spec.nodes.count) hosts in \(seconds(since: started)))."
+            if format == .json { printJSON(ApplyReport(plan: plan, steps: [], hosts: [], ok: true, seconds: Date().timeIntervalSince(started))) }
+            else { print(message) }
             return
         }
-        if !yes {
+        if format == .text { print("Plan: \(plan.pendingCount) steps to run (later steps are checked again when their turn comes).") }
+        if saved == nil && !yes {
             print("Apply these changes? Only 'yes' is accepted: ", terminator: "")
             guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
                 print("Nothing was changed.")
-                await closeAll(connections)
+                await session.close()
                 throw ExitCode.failure
             }
         }
         let applyStart = Date()
-        let progress = Progress()
-        let outcomes = await executor.apply { event in progress.show(event) }
-        await closeAll(connections)
-        let failed = summarize(outcomes, steps: steps, spec: spec, seconds: Date().timeIntervalSince(applyStart))
-        if failed > 0 { throw ExitCode.failure }
+        let progress = Progress(live: format == .text)
+        let outcomes = await session.executor.apply { event in progress.show(event) }
+        await session.close()
+        let report = ApplyReport.make(plan: plan, outcomes: outcomes, steps: session.steps, spec: spec,
+                                      records: progress.records, seconds: Date().timeIntervalSince(applyStart))
+        if format == .json { printJSON(report) } else { print(report.text(), terminator: "") }
+        if !report.ok { throw ExitCode.failure }
     }
 
-    /// Prints the changes per host; returns how many steps want to change something.
-    func printPlan(_ plan: [(step: any Step, change: Result<Change?, Error>)], spec: ClusterSpec) -> Int {
-        var pending = 0
-        for node in spec.nodes {
-            let entries = plan.filter { $0.step.host == node.name }
-            let lines: [String] = entries.compactMap { entry in
-                switch entry.change {
-                case .success(nil): return nil
-                case .success(let change?):
-                    pending += 1
-                    var text = "  \(change.action.rawValue) \(entry.step.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(change.summary)"
-                    if let diff = change.diff, !diff.isEmpty {
-                        text += "\n" + diff.split(separator: "\n", omittingEmptySubsequences: false).map { "      \($0)" }.joined(separator: "\n")
-                    }
-                    return text
-                case .failure(let error):
-                    pending += 1
-                    return "  ! \(entry.step.name.padding(toLength: 20, withPad: " ", startingAt: 0)) cannot decide: \(error)"
-                }
-            }
-            let unchanged = entries.count - lines.count
-            print("\(node.name) (\(node.address)): \(lines.count) to change, \(unchanged) already right")
-            for line in lines { print(line) }
+    /// The inputs a saved plan was made from, refused when any of them changed since.
+    static func inputs(of saved: SavedPlan, given: Inputs, rebuild: [String]) throws -> Inputs {
+        if given.inventory != nil || given.templates != nil || given.pcsDialect != nil || !rebuild.isEmpty {
+            report([Diagnostic(file: given.spec, line: 0, column: 0,
+                               message: "a saved plan carries its spec, inventory, templates and flags; apply it alone: pgha apply \(given.spec)")])
+            throw ExitCode.failure
         }
-        print("Plan: \(pending) steps to run (later steps are checked again when their turn comes).")
-        return pending
-    }
-
-    func summarize(_ outcomes: [String: Outcome], steps: [any Step], spec: ClusterSpec, seconds: Double) -> Int {
-        var failedTotal = 0
-        print("")
-        for node in spec.nodes {
-            var changed = 0, unchanged = 0, failed = 0, skipped = 0
-            for step in steps where step.host == node.name {
-                switch outcomes[step.id] {
-                case .changed?: changed += 1
-                case .unchanged?: unchanged += 1
-                case .failed?: failed += 1
-                case .skipped?, nil: skipped += 1
-                }
-            }
-            failedTotal += failed
-            print("\(node.name): \(changed) changed, \(unchanged) unchanged, \(failed) failed, \(skipped) skipped")
+        var changed: [String] = []
+        for input in [saved.spec, saved.inventory] + (saved.templates.map { [$0] } ?? []) {
+            if (try? SavedPlan.digest(of: input.path)) != input.sha256 { changed.append(input.path) }
         }
-        for step in steps {
-            if case .failed(let message)? = outcomes[step.id] { print("error: \(step.host): \(step.name): \(message)") }
+        if !changed.isEmpty {
+            report(changed.map { Diagnostic(file: $0, line: 0, column: 0,
+                                            message: "changed since the plan \(given.spec) was saved; make a new plan") })
+            throw ExitCode.failure
         }
-        print(String(format: "Apply %@ in %.1f s.", failedTotal == 0 ? "complete" : "FAILED", seconds))
-        return failedTotal
-    }
-
-    func closeAll(_ connections: [String: any HostConnection]) async {
-        for connection in connections.values {
-            if let transport = connection as? TransportConnection { await transport.transport.close() }
-        }
+        var inputs = given
+        inputs.spec = saved.spec.path
+        inputs.inventory = saved.inventory.path
+        inputs.templates = saved.templates?.path
+        inputs.pcsDialect = saved.pcsDialect
+        return inputs
     }
 }
 
 func seconds(since date: Date) -> String { String(format: "%.2f s", Date().timeIntervalSince(date)) }
 
-/// One line per finished step, as it happens.
+/// What apply did: every step that ran, per-host counts, and the errors.
+struct ApplyReport: Codable {
+    struct StepRecord: Codable {
+        var host: String
+        var step: String
+        /// changed, unchanged, failed, skipped
+        var outcome: String
+        var message: String?
+        var seconds: Double?
+    }
+    struct HostSummary: Codable {
+        var name: String
+        var changed = 0, unchanged = 0, failed = 0, skipped = 0
+    }
+    var plan: LivePlan
+    var steps: [StepRecord]
+    var hosts: [HostSummary]
+    var ok: Bool
+    var seconds: Double
+
+    static func make(plan: LivePlan, outcomes: [String: Outcome], steps: [any Step], spec: ClusterSpec,
+                     records: [String: Double], seconds: Double) -> ApplyReport {
+        var report = ApplyReport(plan: plan, steps: [], hosts: [], ok: true, seconds: seconds)
+        for node in spec.nodes {
+            var summary = HostSummary(name: node.name)
+            for step in steps where step.host == node.name {
+                var record = StepRecord(host: step.host, step: step.name, outcome: "skipped", message: nil, seconds: records[step.id])
+                switch outcomes[step.id] {
+                case .changed(let change)?: summary.changed += 1; record.outcome = "changed"; record.message = change.summary
+                case .unchanged?: summary.unchanged += 1; record.outcome = "unchanged"
+                case .failed(let message)?: summary.failed += 1; record.outcome = "failed"; record.message = message
+                case .skipped(let why)?: summary.skipped += 1; record.message = why
+                case nil: summary.skipped += 1
+                }
+                report.steps.append(record)
+            }
+            if summary.failed > 0 { report.ok = false }
+            report.hosts.append(summary)
+        }
+        return report
+    }
+
+    func text() -> String {
+        var out = "\n"
+        for host in hosts {
+            out += "\(host.name): \(host.changed) changed, \(host.unchanged) unchanged, \(host.failed) failed, \(host.skipped) skipped\n"
+        }
+        for step in steps where step.outcome == "failed" {
+            out += "error: \(step.host): \(step.step): \(step.message ?? "")\n"
+        }
+        out += String(format: "Apply %@ in %.1f s.\n", ok ? "complete" : "FAILED", seconds)
+        return out
+    }
+}
+
+/// One line per finished step, as it happens; step times kept for the report.
 final class Progress: @unchecked Sendable {
-    let lock = NSLock()
+    let live: Bool
+    private let lock = NSLock()
+    private(set) var records: [String: Double] = [:]
+    init(live: Bool) { self.live = live }
+
     func show(_ event: ExecutionEvent) {
         guard case let .finished(host, step, outcome, seconds) = event else { return }
+        lock.lock(); defer { lock.unlock() }
+        records["\(host)/\(step)"] = seconds
+        guard live else { return }
         let time = String(format: "%5.1fs", seconds)
         let line: String
         switch outcome {
@@ -149,6 +184,7 @@ final class Progress: @unchecked Sendable {
         case .failed(let message): line = "  ✗ \(host) \(step) \(time) FAILED: \(message)"
         case .skipped(let why): line = "  - \(host) \(step) skipped: \(why)"
         }
-        lock.lock(); print(line); fflush(stdout); lock.unlock()
+        print(line)
+        fflush(stdout)
     }
 }

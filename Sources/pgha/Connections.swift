@@ -4,31 +4,42 @@ import PghaRuntime
 import PghaSpec
 import PghaTransport
 
-/// A transport seen as the runtime's HostConnection, with `-v` command logging (secrets never
-/// appear in commands: they travel on stdin).
+/// A transport seen as the runtime's HostConnection. Counts round trips, so plans and the
+/// benchmark can say how many each host cost.
 struct TransportConnection: HostConnection {
     let transport: any Transport
-    let verbose: Bool
+    let counter: RoundTrips
     var name: String { transport.host }
 
     func run(_ command: String, stdin: Data?) async throws -> CommandResult {
-        if verbose { log("\(name)$ \(command.count > 400 ? String(command.prefix(400)) + " …" : command)") }
+        counter.add(name)
         let result = try await transport.exec(command, stdin: stdin, timeout: .seconds(600))
         return CommandResult(stdout: result.stdoutText, stderr: result.stderrText, status: result.exitStatus, signal: result.exitSignal)
     }
 
     func upload(_ bytes: Data, to path: String, mode: UInt32, owner: String, group: String) async throws {
-        if verbose { log("\(name): upload \(path) (\(bytes.count) bytes, \(String(mode, radix: 8)) \(owner):\(group))") }
+        counter.add(name)
         try await transport.upload(bytes, to: path, mode: mode, owner: owner, group: group)
     }
+}
+
+/// Commands (and uploads) sent per host.
+final class RoundTrips: @unchecked Sendable {
+    private let lock = NSLock()
+    private var counts: [String: Int] = [:]
+    func add(_ host: String) { lock.lock(); counts[host, default: 0] += 1; lock.unlock() }
+    var perHost: [String: Int] { lock.lock(); defer { lock.unlock() }; return counts }
 }
 
 func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 
 /// One connection per host, opened in parallel; every failure is reported, then the run stops.
-func connect(_ spec: ClusterSpec, _ inventory: Inventory, verbose: Bool) async throws -> [String: any HostConnection] {
+/// With `verbose`, every command is logged by the transport with the secrets redacted.
+func connect(_ spec: ClusterSpec, _ inventory: Inventory, verbose: Bool, secrets: [String],
+             counter: RoundTrips) async throws -> [String: any HostConnection] {
     var problems: [String] = []
     var connections: [String: any HostConnection] = [:]
+    let commandLog = verbose ? CommandLog(secrets: secrets) { host, line in log("\(host)$ \(line)") } : nil
     await withTaskGroup(of: (String, Result<any Transport, Error>).self) { group in
         for node in spec.nodes {
             guard let host = inventory.hosts[node.name] else { continue }
@@ -38,8 +49,9 @@ func connect(_ spec: ClusterSpec, _ inventory: Inventory, verbose: Bool) async t
                     let endpoint = HostEndpoint(name: host.name, address: host.address, port: host.port, user: host.user,
                                                 keyFile: host.keyFile, keyPassphrase: passphrase, knownHostsFile: host.knownHosts,
                                                 hostKeyPolicy: host.hostKeyPolicy == .strict ? .strict : .acceptNew,
-                                                useSudo: host.sudo, sshConfig: host.sshConfig, connectTimeout: host.connectTimeout)
-                    let kind = TransportKind(rawValue: host.transport.rawValue) ?? .openssh
+                                                useSudo: host.sudo, sshConfig: host.sshConfig, connectTimeout: host.connectTimeout,
+                                                commandLog: commandLog)
+                    let kind = TransportKind(rawValue: host.transport.rawValue) ?? .libssh2
                     return (node.name, .success(try await makeTransport(kind, endpoint: endpoint)))
                 } catch {
                     return (node.name, .failure(error))
@@ -48,15 +60,15 @@ func connect(_ spec: ClusterSpec, _ inventory: Inventory, verbose: Bool) async t
         }
         for await (name, result) in group {
             switch result {
-            case .success(let transport): connections[name] = TransportConnection(transport: transport, verbose: verbose)
+            case .success(let transport): connections[name] = TransportConnection(transport: transport, counter: counter)
             case .failure(let error): problems.append("error: \(error)")
             }
         }
     }
     if !problems.isEmpty {
+        for connection in connections.values { await (connection as? TransportConnection)?.transport.close() }
         for problem in problems.sorted() { log(problem) }
         throw ExitCode.failure
     }
     return connections
 }
-

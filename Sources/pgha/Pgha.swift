@@ -145,26 +145,84 @@ struct Render: ParsableCommand {
     }
 }
 
-struct Plan: ParsableCommand {
+struct Plan: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show what an apply would do, per host and step.",
-        discussion: "With --offline nothing is contacted: the plan is the full bootstrap of bare hosts.")
+        abstract: "Show what an apply would do, per host and step; nothing on any host changes.",
+        discussion: """
+            Connects to every host (one connection each, in parallel), gathers facts in one batched round trip per host and
+            prints what apply would do: + create, ~ update, - delete, ! destructive, with unified diffs for files.
+            Exit status: 0 no changes, 2 changes pending, 1 error. With --offline nothing is contacted: the plan is the
+            full bootstrap of bare hosts.
+            """)
 
     @OptionGroup var inputs: Inputs
 
     @Flag(help: "Do not connect: list every step a bootstrap of bare hosts runs.")
     var offline = false
 
-    func run() throws {
-        guard offline else {
-            report([Diagnostic(file: inputs.spec, line: 0, column: 0,
-                               message: "a live plan (connecting to the hosts) is not available in this version; run with --offline")])
+    @Option(help: "text, or json (the same plan for machines).")
+    var format: OutputFormat = .text
+
+    @Option(help: "Save the plan to FILE; `pgha apply FILE` applies exactly it, or refuses if the hosts moved since.")
+    var out: String?
+
+    @Option(name: .customLong("rebuild"), help: "Plan as if this node's data directory may be rebuilt (see apply --rebuild). Repeatable.")
+    var rebuild: [String] = []
+
+    @Flag(name: [.short, .long], help: "Show every command run on the hosts (all read-only).")
+    var verbose = false
+
+    func run() async throws {
+        if offline { return try runOffline() }
+        let started = Date()
+        signal(SIGPIPE, SIG_IGN)
+        let session = try await LiveSession.open(inputs, rebuild: rebuild, verbose: verbose)
+        let plan = try await session.plan()
+        await session.close()
+        let trips = session.counter.perHost.values
+        if format == .json {
+            printJSON(plan)
+        } else {
+            print(plan.text(color: isatty(1) != 0), terminator: "")
+            let hosts = plan.hosts.count
+            let cost = "\(session.steps.count) steps checked on \(hosts) hosts in \(seconds(since: started)), \(trips.max() ?? 0) round trip\((trips.max() ?? 0) == 1 ? "" : "s") per host"
+            if !plan.errors.isEmpty {
+                print("Plan: \(plan.errors.count) steps cannot be applied as things are (✗ above); \(plan.pendingCount - plan.errors.count) other changes (\(cost)).")
+            } else if plan.pendingCount == 0 {
+                print("No changes: the cluster matches the spec (\(cost)).")
+            } else {
+                print("Plan: \(plan.pendingCount) changes (\(cost)). Apply with: pgha apply \(out ?? "\(inputs.spec) -i \(inputs.inventory ?? "INVENTORY")")")
+            }
+        }
+        if let out { try save(plan, to: out) }
+        if !plan.errors.isEmpty { throw ExitCode.failure }
+        if plan.pendingCount > 0 { throw ExitCode(2) }
+    }
+
+    func save(_ plan: LivePlan, to path: String) throws {
+        do {
+            let saved = SavedPlan(created: ISO8601DateFormatter().string(from: Date()),
+                                  spec: try SavedPlan.input(inputs.spec), inventory: try SavedPlan.input(inputs.inventory ?? ""),
+                                  templates: try inputs.templates.map(SavedPlan.input), pcsDialect: inputs.pcsDialect,
+                                  rebuild: rebuild, plan: plan)
+            try JSONEncoder.pgha.encode(saved).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            report([Diagnostic(file: path, line: 0, column: 0, message: "cannot save the plan: \(error)")])
             throw ExitCode.failure
         }
+        if format == .text { print("Saved to \(path).") }
+    }
+
+    func runOffline() throws {
         let loaded = try Loaded.load(inputs, requireInventory: true)
         _ = try loaded.render(secrets: false)
         let spec = loaded.spec
         let plan = BootstrapPlan(spec: spec, dialect: loaded.dialect)
+        if format == .json {
+            struct Offline: Encodable { var cluster: String; var pcsDialect: String; var steps: [PlannedStep] }
+            printJSON(Offline(cluster: spec.name, pcsDialect: loaded.dialect.rawValue, steps: plan.steps))
+            return
+        }
         print("pgha plan --offline: cluster \(spec.name), \(spec.nodes.count) nodes, PostgreSQL \(spec.postgresql.version) (\(spec.postgresql.install.method.rawValue)), \(spec.replication.mode.rawValue), pcs \(loaded.dialect.rawValue) dialect")
         print("No host was contacted: this is every step a bootstrap of bare hosts runs, in order.")
         print("Each step checks the host first and changes nothing that is already right.\n")

@@ -1,0 +1,236 @@
+import ArgumentParser
+import Foundation
+import PghaPlan
+import PghaRender
+import PghaRuntime
+import PghaSpec
+
+/// What `plan` and `apply` share: the spec turned into steps, a connection per host, and the
+/// facts gathered in one batched round trip per host, hosts in parallel.
+struct LiveSession {
+    let loaded: Loaded
+    let steps: [any Step]
+    let connections: [String: any HostConnection]
+    let executor: Executor
+    let counter: RoundTrips
+    let verbose: Bool
+
+    /// Resolves every secret before any host is touched; they are needed to compare too
+    /// (the hacluster password against /etc/shadow, .pgpass by digest).
+    static func open(_ inputs: Inputs, rebuild: [String], verbose: Bool) async throws -> LiveSession {
+        let loaded = try Loaded.load(inputs, requireInventory: true)
+        guard let inventory = loaded.inventory else { throw ExitCode.failure }
+        let spec = loaded.spec
+        for node in rebuild where spec.node(named: node) == nil {
+            report([Diagnostic(file: "--rebuild", line: 0, column: 0, message: "'\(node)' is not a node of \(spec.file)")])
+            throw ExitCode.failure
+        }
+        let replication: String, hacluster: String
+        do {
+            replication = try spec.replication.password.resolve()
+            hacluster = try spec.pacemaker.haclusterPassword.resolve()
+        } catch {
+            report([Diagnostic(file: inputs.spec, line: 0, column: 0, message: "\(error)")])
+            throw ExitCode.failure
+        }
+        let files = try loaded.render(secrets: true)
+        let counter = RoundTrips()
+        let connectStart = Date()
+        let connections = try await connect(spec, inventory, verbose: verbose, secrets: [replication, hacluster], counter: counter)
+        if verbose { log("connected to \(connections.count) hosts in \(seconds(since: connectStart))") }
+        let context = BootstrapContext(spec: spec, dialect: loaded.dialect, files: files, replicationPassword: replication,
+                                       haclusterPassword: hacluster, rebuild: Set(rebuild))
+        let steps = BootstrapSteps.make(plan: BootstrapPlan(spec: spec, dialect: loaded.dialect), context: context)
+        return LiveSession(loaded: loaded, steps: steps, connections: connections,
+                           executor: Executor(steps: steps, connections: connections), counter: counter, verbose: verbose)
+    }
+
+    /// Facts, then every step's pure decision.
+    func plan() async throws -> LivePlan {
+        let facts: [String: Facts]
+        let factsStart = Date()
+        defer { if verbose { log("facts gathered in \(seconds(since: factsStart))") } }
+        do { facts = try await executor.gatherFacts() } catch {
+            log("error: gathering facts failed: \(error)")
+            await close()
+            throw ExitCode.failure
+        }
+        let spec = loaded.spec
+        var plan = LivePlan(cluster: spec.name, pcsDialect: loaded.dialect.rawValue, hosts: [])
+        for node in spec.nodes {
+            var host = LivePlan.Host(name: node.name, address: node.address, unchanged: 0, changes: [])
+            for (step, change) in executor.plan(facts) where step.host == node.name {
+                switch change {
+                case .success(nil): host.unchanged += 1
+                case .success(let change?):
+                    host.changes.append(.init(step: step.name, action: change.action.word, summary: change.summary, diff: change.diff))
+                case .failure(let error):
+                    let message = (error as? StepFailure)?.message ?? "\(error)"
+                    host.changes.append(.init(step: step.name, action: "error", summary: message, diff: nil))
+                }
+            }
+            plan.hosts.append(host)
+        }
+        return plan
+    }
+
+    func close() async {
+        for connection in connections.values { await (connection as? TransportConnection)?.transport.close() }
+    }
+}
+
+extension Change.Action {
+    var word: String {
+        switch self {
+        case .create: return "create"
+        case .update: return "update"
+        case .delete: return "delete"
+        case .destructive: return "destructive"
+        }
+    }
+}
+
+/// A live plan: per host, what apply would change. Codable: `--format json` prints it and
+/// `plan --out` saves it.
+struct LivePlan: Codable, Equatable {
+    struct Change: Codable, Equatable {
+        var step: String
+        /// create, update, delete, destructive, or error (the step cannot decide: apply would fail).
+        var action: String
+        var summary: String
+        var diff: String?
+    }
+    struct Host: Codable, Equatable {
+        var name: String
+        var address: String
+        var unchanged: Int
+        var changes: [Change]
+    }
+    var cluster: String
+    var pcsDialect: String
+    var hosts: [Host]
+
+    var pendingCount: Int { hosts.reduce(0) { $0 + $1.changes.count } }
+    var errors: [(host: String, change: Change)] {
+        hosts.flatMap { host in host.changes.filter { $0.action == "error" }.map { (host.name, $0) } }
+    }
+
+    static func symbol(_ action: String) -> String {
+        switch action {
+        case "create": return "+"
+        case "update": return "~"
+        case "delete": return "-"
+        case "destructive": return "!"
+        default: return "?"
+        }
+    }
+
+    /// The plan as people read it; `!` (destructive) and errors in red on a terminal.
+    func text(color: Bool) -> String {
+        func red(_ s: String) -> String { color ? "\u{1B}[31m\(s)\u{1B}[0m" : s }
+        var out = ""
+        for host in hosts {
+            out += "\(host.name) (\(host.address)): \(host.changes.count) to change, \(host.unchanged) already right\n"
+            for change in host.changes {
+                let name = change.step.padding(toLength: 20, withPad: " ", startingAt: 0)
+                let line = change.action == "error"
+                    ? "  ✗ \(name) cannot be applied: \(change.summary)"
+                    : "  \(Self.symbol(change.action)) \(name) \(change.summary)"
+                out += (change.action == "destructive" || change.action == "error" ? red(line) : line) + "\n"
+                if let diff = change.diff, !diff.isEmpty {
+                    for line in diff.split(separator: "\n", omittingEmptySubsequences: false).reversed().drop(while: \.isEmpty).reversed() {
+                        out += "      \(line)\n"
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Step ids whose planned change differs between two plans, with what moved.
+    func moved(since saved: LivePlan) -> [String] {
+        func index(_ plan: LivePlan) -> [String: Change] {
+            var all: [String: Change] = [:]
+            for host in plan.hosts { for change in host.changes { all["\(host.name)/\(change.step)"] = change } }
+            return all
+        }
+        let now = index(self), then = index(saved)
+        var moved: [String] = []
+        for id in Set(now.keys).union(then.keys).sorted() {
+            switch (then[id], now[id]) {
+            case let (a?, b?) where a != b: moved.append("\(id): was '\(LivePlan.symbol(a.action)) \(a.summary)', now '\(LivePlan.symbol(b.action)) \(b.summary)'")
+            case let (a?, nil): moved.append("\(id): was '\(LivePlan.symbol(a.action)) \(a.summary)', now already right")
+            case let (nil, b?): moved.append("\(id): not in the saved plan, now '\(LivePlan.symbol(b.action)) \(b.summary)'")
+            default: break
+            }
+        }
+        return moved
+    }
+}
+
+/// `pgha plan --out FILE`: the plan and the exact inputs it was made from, so `pgha apply FILE`
+/// applies that plan or refuses, naming what moved. No secret is in it (diffs of secret files
+/// read "(sensitive)").
+struct SavedPlan: Codable {
+    struct Input: Codable, Equatable {
+        var path: String
+        var sha256: String
+    }
+    var pghaSavedPlan = 1
+    var created: String
+    var spec: Input
+    var inventory: Input
+    var templates: Input?
+    var pcsDialect: String?
+    var rebuild: [String]
+    var plan: LivePlan
+
+    static func input(_ path: String) throws -> Input {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        return Input(path: absolute, sha256: try digest(of: absolute))
+    }
+
+    /// sha256 of a file, or of every file of a folder (names and contents).
+    static func digest(of path: String) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ValidationError("\(path) no longer exists")
+        }
+        if !isDirectory.boolValue { return SHA256.hex(try Data(contentsOf: URL(fileURLWithPath: path))) }
+        var all = Data()
+        for name in try FileManager.default.contentsOfDirectory(atPath: path).sorted() {
+            all += Data(name.utf8) + (try Data(contentsOf: URL(fileURLWithPath: path).appendingPathComponent(name)))
+        }
+        return SHA256.hex(all)
+    }
+
+    /// A saved plan, or nil when the file is not one (then it is a spec).
+    static func read(_ path: String) -> SavedPlan? {
+        guard let data = FileManager.default.contents(atPath: path), data.first == UInt8(ascii: "{") else { return nil }
+        return try? JSONDecoder.pgha.decode(SavedPlan.self, from: data)
+    }
+}
+
+extension JSONEncoder {
+    static var pgha: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return encoder
+    }
+}
+
+extension JSONDecoder {
+    static var pgha: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+func printJSON<T: Encodable>(_ value: T) {
+    let data = (try? JSONEncoder.pgha.encode(value)) ?? Data("{}".utf8)
+    print(String(decoding: data, as: UTF8.self))
+}
