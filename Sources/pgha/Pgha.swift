@@ -4,7 +4,7 @@ import PghaPlan
 import PghaRender
 import PghaSpec
 
-@main
+
 struct Pgha: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pgha",

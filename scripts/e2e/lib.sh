@@ -26,7 +26,7 @@ standby_promoted() {
   for n in "$@"; do [ "$p" = "$n" ] && return 0; done
   return 1
 }
-psql_on() { local n=$1; shift; on "$n" "runuser -u postgres -- psql -X -At -p 5432 $*"; }
+psql_on() { local n=$1; shift; on "$n" "cd / && runuser -u postgres -- psql -X -At -p 5432 $*"; }
 
 # wait_for SECONDS DESCRIPTION CMD…
 wait_for() {

@@ -1,0 +1,61 @@
+#!/bin/bash
+# Drift someone made by hand on the cluster of test_10_apply: plan shows each one (exit 2),
+# apply repairs exactly that, and plan exits 0 afterwards. Each repair is checked on the host.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+plan() { set +e; out=$("$pgha" plan specs/testbed.yaml -i inventory/testbed.yaml 2>&1); rc=$?; set -e; }
+apply() {
+  "$pgha" apply specs/testbed.yaml -i inventory/testbed.yaml --yes > /tmp/pgha-e2e-drift.log 2>&1 \
+    || { cat /tmp/pgha-e2e-drift.log; fail "apply failed"; }
+}
+expect() { grep -qE "$1" <<<"$out" || fail "the plan does not show $2: $out"; }
+conf=/var/lib/postgresql/15/pgha/postgresql.conf hba=/var/lib/postgresql/15/pgha/pg_hba.conf
+plan
+[ "$rc" = 0 ] || fail "the cluster is not converged before the drift: $out"
+primary=$(promoted node1)
+primary_pid=$(on "$primary" "head -1 /var/lib/postgresql/15/pgha/postmaster.pid")
+
+# 1. Files and services: a setting changed (and reloaded) on a standby, a pg_hba.conf line,
+#    the /etc/hosts block, pcsd disabled, the hacluster password.
+on node3 "sed -i 's/^max_wal_senders = .*/max_wal_senders = 10\nwork_mem = 32MB/' $conf && echo 'host all all 10.9.9.0/24 trust' >> $hba && cd / && runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl reload -D /var/lib/postgresql/15/pgha >/dev/null"
+on node2 "sed -i 's/^10.77.0.12 node2$/10.77.0.12 node2 oldname/' /etc/hosts"
+on node1 "systemctl disable pcsd >/dev/null 2>&1; echo 'hacluster:changed-by-hand' | chpasswd"
+wait_for 10 "work_mem reloaded on node3" bash -c "[ \"\$(ssh -F .testbed/ssh_config node3 \"cd / && runuser -u postgres -- psql -XAtc 'show work_mem'\")\" = 32MB ]"
+plan
+[ "$rc" = 2 ] || fail "plan with drift exited $rc: $out"
+expect '^  ~ postgresql-conf .*reload PostgreSQL' "the postgresql.conf drift"
+expect '^      -work_mem = 32MB' "the work_mem diff line"
+expect '^  ~ pg-hba ' "the pg_hba.conf drift"
+expect '^      -host all all 10.9.9.0/24 trust' "the pg_hba diff line"
+expect '^  ~ hosts-file ' "the /etc/hosts drift"
+expect '^      -10.77.0.12 node2 oldname' "the /etc/hosts diff line"
+expect '^  ~ pcsd .*enable pcsd' "pcsd disabled"
+expect '^  ~ hacluster-password ' "the hacluster password"
+[ "$(grep -c '^  [~+!-] ' <<<"$out")" = 5 ] || fail "the plan shows more than the 5 drifts: $out"
+apply
+[ "$(psql_on node3 "-c 'show work_mem'")" = 4MB ] || fail "work_mem not back to 4MB on node3"
+[ "$(psql_on node3 "-c \"select count(*) from pg_hba_file_rules where address = '10.9.9.0'\"")" = 0 ] || fail "pg_hba.conf not repaired"
+on node2 "grep -q '^10.77.0.12 node2$' /etc/hosts" || fail "/etc/hosts block not repaired"
+[ "$(on node1 "systemctl is-enabled pcsd")" = enabled ] || fail "pcsd not enabled again"
+# The password is checked against the shadow hash (the password reaches python on stdin).
+pw_ok() { printf '%s' "$2" | on "$1" "python3 -W ignore -c 'import crypt,sys; h=open(\"/etc/shadow\").read().split(\"hacluster:\")[1].split(\":\")[0]; sys.exit(crypt.crypt(sys.stdin.read(), h) != h)'"; }
+pw_ok node1 changed-by-hand && fail "the hand-set hacluster password still works"
+pw_ok node1 "$PGHA_HACLUSTER_PASSWORD" || fail "the hacluster password is not the spec's"
+plan
+[ "$rc" = 0 ] || fail "plan after the file repairs exited $rc: $out"
+echo "postgresql.conf (reloaded), pg_hba.conf, /etc/hosts block, pcsd, hacluster password: shown, repaired, plan exits 0"
+
+# 2. A setting only a restart applies, changed on a standby and restarted behind pgha's back:
+#    pgha restarts that standby through Pacemaker and it streams again.
+on node3 "echo 'shared_buffers = 48MB' >> $conf && cd / && runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl restart -D /var/lib/postgresql/15/pgha -m fast -w >/dev/null"
+[ "$(psql_on node3 "-c 'show shared_buffers'")" = 48MB ] || fail "could not set up the restart drift"
+plan
+expect '^  ~ postgresql-conf .*restart it \(through Pacemaker\) if shared_buffers' "a restart-only setting"
+apply
+[ "$(psql_on node3 "-c 'show shared_buffers'")" = 128MB ] || fail "shared_buffers not back after the restart"
+wait_for 30 "node3 streaming" bash -c "[ \"\$(ssh -F .testbed/ssh_config node3 \"cd / && runuser -u postgres -- psql -XAtc 'select status from pg_stat_wal_receiver'\")\" = streaming ]"
+plan
+[ "$rc" = 0 ] || fail "plan after the restart exited $rc: $out"
+[ "$(promoted node1)" = "$primary" ] || fail "the primary moved"
+[ "$(on "$primary" "head -1 /var/lib/postgresql/15/pgha/postmaster.pid")" = "$primary_pid" ] || fail "the primary was restarted"
+echo "shared_buffers on node3: standby restarted through Pacemaker, streams again; the primary was not touched"
