@@ -32,7 +32,7 @@ struct Apply: AsyncParsableCommand {
         signal(SIGPIPE, SIG_IGN)  // a host that closes its stdin early must not kill pgha
         var inputs = self.inputs
         var rebuild = self.rebuild
-        let saved = SavedPlan.read(inputs.spec)
+        let saved = try SavedPlan.read(inputs.spec)
         if let saved {
             inputs = try Self.inputs(of: saved, given: inputs, rebuild: rebuild)
             rebuild = saved.rebuild
@@ -41,7 +41,7 @@ struct Apply: AsyncParsableCommand {
                                message: format == .json ? "--format json prints no prompt: add --yes" : "stdin is not a terminal, so there is no one to confirm: add --yes")])
             throw ExitCode.failure
         }
-        let session = try await LiveSession.open(inputs, rebuild: rebuild, verbose: verbose)
+        let session = try await LiveSession.open(inputs, rebuild: rebuild, verbose: verbose, runID: saved?.runId)
         let spec = session.loaded.spec
         let plan = try await session.plan()
 
@@ -56,6 +56,14 @@ struct Apply: AsyncParsableCommand {
             }
         }
         if format == .text { print(plan.text(color: isatty(1) != 0), terminator: "") }
+        if !plan.errors.isEmpty {
+            // Something a person must decide first: change nothing anywhere.
+            await session.close()
+            if format == .json { printJSON(ApplyReport(plan: plan, steps: [], hosts: [], ok: false, seconds: Date().timeIntervalSince(started))) }
+            for (host, change) in plan.errors { log("error: \(host): \(change.step): \(change.summary)") }
+            log("Nothing was changed: \(plan.errors.count) step\(plan.errors.count == 1 ? "" : "s") cannot be applied as the hosts are (✗ above).")
+            throw ExitCode.failure
+        }
         if plan.pendingCount == 0 {
             await session.close()
             let message = "No changes: the cluster matches the spec (\(session.steps.count) steps checked on \(spec.nodes.count) hosts in \(seconds(since: started)))."

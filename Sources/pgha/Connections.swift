@@ -31,7 +31,11 @@ final class RoundTrips: @unchecked Sendable {
     var perHost: [String: Int] { lock.lock(); defer { lock.unlock() }; return counts }
 }
 
-func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+/// Errors and -v lines go to stderr; stdout is flushed first so the two never interleave mid-line.
+func log(_ line: String) {
+    fflush(stdout)
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
 
 /// One connection per host, opened in parallel; every failure is reported, then the run stops.
 /// With `verbose`, every command is logged by the transport with the secrets redacted.

@@ -14,10 +14,11 @@ struct LiveSession {
     let executor: Executor
     let counter: RoundTrips
     let verbose: Bool
+    let runID: String
 
     /// Resolves every secret before any host is touched; they are needed to compare too
     /// (the hacluster password against /etc/shadow, .pgpass by digest).
-    static func open(_ inputs: Inputs, rebuild: [String], verbose: Bool) async throws -> LiveSession {
+    static func open(_ inputs: Inputs, rebuild: [String], verbose: Bool, runID: String? = nil) async throws -> LiveSession {
         let loaded = try Loaded.load(inputs, requireInventory: true)
         guard let inventory = loaded.inventory else { throw ExitCode.failure }
         let spec = loaded.spec
@@ -39,10 +40,11 @@ struct LiveSession {
         let connections = try await connect(spec, inventory, verbose: verbose, secrets: [replication, hacluster], counter: counter)
         if verbose { log("connected to \(connections.count) hosts in \(seconds(since: connectStart))") }
         let context = BootstrapContext(spec: spec, dialect: loaded.dialect, files: files, replicationPassword: replication,
-                                       haclusterPassword: hacluster, rebuild: Set(rebuild))
+                                       haclusterPassword: hacluster, rebuild: Set(rebuild),
+                                       runID: runID ?? BootstrapContext.newRunID())
         let steps = BootstrapSteps.make(plan: BootstrapPlan(spec: spec, dialect: loaded.dialect), context: context)
         return LiveSession(loaded: loaded, steps: steps, connections: connections,
-                           executor: Executor(steps: steps, connections: connections), counter: counter, verbose: verbose)
+                           executor: Executor(steps: steps, connections: connections), counter: counter, verbose: verbose, runID: context.runID)
     }
 
     /// Facts, then every step's pure decision.
@@ -183,6 +185,8 @@ struct SavedPlan: Codable {
     var templates: Input?
     var pcsDialect: String?
     var rebuild: [String]
+    /// Names what a --rebuild leaves behind; apply reuses it so the plan reads the same.
+    var runId: String
     var plan: LivePlan
 
     static func input(_ path: String) throws -> Input {
@@ -204,10 +208,15 @@ struct SavedPlan: Codable {
         return SHA256.hex(all)
     }
 
-    /// A saved plan, or nil when the file is not one (then it is a spec).
-    static func read(_ path: String) -> SavedPlan? {
+    /// A saved plan, or nil when the file is not JSON (then it is a spec).
+    static func read(_ path: String) throws -> SavedPlan? {
         guard let data = FileManager.default.contents(atPath: path), data.first == UInt8(ascii: "{") else { return nil }
-        return try? JSONDecoder.pgha.decode(SavedPlan.self, from: data)
+        do {
+            return try JSONDecoder.pgha.decode(SavedPlan.self, from: data)
+        } catch {
+            report([Diagnostic(file: path, line: 0, column: 0, message: "this is not a plan saved by `pgha plan --out` of this version; make a new plan")])
+            throw ExitCode.failure
+        }
     }
 }
 

@@ -85,6 +85,7 @@ struct Loaded {
 }
 
 func report(_ diagnostics: [Diagnostic]) {
+    fflush(stdout)
     for diagnostic in diagnostics { FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8)) }
 }
 
@@ -194,17 +195,17 @@ struct Plan: AsyncParsableCommand {
                 print("Plan: \(plan.pendingCount) changes (\(cost)). Apply with: pgha apply \(out ?? "\(inputs.spec) -i \(inputs.inventory ?? "INVENTORY")")")
             }
         }
-        if let out { try save(plan, to: out) }
+        if let out { try save(plan, runID: session.runID, to: out) }
         if !plan.errors.isEmpty { throw ExitCode.failure }
         if plan.pendingCount > 0 { throw ExitCode(2) }
     }
 
-    func save(_ plan: LivePlan, to path: String) throws {
+    func save(_ plan: LivePlan, runID: String, to path: String) throws {
         do {
             let saved = SavedPlan(created: ISO8601DateFormatter().string(from: Date()),
                                   spec: try SavedPlan.input(inputs.spec), inventory: try SavedPlan.input(inputs.inventory ?? ""),
                                   templates: try inputs.templates.map(SavedPlan.input), pcsDialect: inputs.pcsDialect,
-                                  rebuild: rebuild, plan: plan)
+                                  rebuild: rebuild, runId: runID, plan: plan)
             try JSONEncoder.pgha.encode(saved).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
             report([Diagnostic(file: path, line: 0, column: 0, message: "cannot save the plan: \(error)")])

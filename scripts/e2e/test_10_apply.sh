@@ -5,12 +5,24 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-# Bootstrap from bare hosts.
+# A standby's data directory holds someone's files: apply refuses before touching any host.
+data=/var/lib/postgresql/15/pgha
+on node3 "mkdir -p $data && echo keep-me > $data/notes.txt"
+hosts_before=$(on node1 "sha256sum /etc/hosts")
+set +e; out=$("$pgha" apply specs/testbed.yaml -i inventory/testbed.yaml --yes 2>&1); rc=$?; set -e
+[ "$rc" = 1 ] || fail "apply over a non-empty data directory exited $rc: $out"
+grep -q "^error: node3: basebackup: .*--rebuild node3" <<<"$out" || fail "the refusal does not name node3 and --rebuild: $out"
+grep -q "^Nothing was changed" <<<"$out" || fail "no 'Nothing was changed': $out"
+[ "$hosts_before" = "$(on node1 "sha256sum /etc/hosts")" ] || fail "a refused apply changed node1"
+echo "non-empty data directory on node3: apply refused, naming node3 and --rebuild; no host changed"
+
+# Bootstrap from bare hosts; node3's directory is moved aside, not deleted.
 start=$SECONDS
-"$pgha" apply specs/testbed.yaml -i inventory/testbed.yaml --yes > /tmp/pgha-e2e-apply1.log 2>&1 \
+"$pgha" apply specs/testbed.yaml -i inventory/testbed.yaml --yes --rebuild node3 > /tmp/pgha-e2e-apply1.log 2>&1 \
   || { tail -30 /tmp/pgha-e2e-apply1.log; fail "bootstrap apply failed"; }
 bootstrap=$((SECONDS - start))
 grep -q "^Apply complete" /tmp/pgha-e2e-apply1.log || fail "no completion line"
+[ "$(on node3 "cat $data.pgha-old-*/notes.txt")" = keep-me ] || fail "node3's old data directory was not kept"
 if grep -q -- "$PGHA_REPLICATION_PASSWORD\|$PGHA_HACLUSTER_PASSWORD" /tmp/pgha-e2e-apply1.log; then fail "a secret was printed"; fi
 
 # The cluster's own view.

@@ -1,0 +1,99 @@
+import Foundation
+import PghaTransport
+
+/// `pgha-bench plan`: the wall time of `pgha plan` on the test bed next to the physical floor
+/// measured the same way in the same run — fresh connections to every host in parallel and one
+/// round trip each (connect + authenticate + one command) — and pgha's round trips per host.
+enum PlanBench {
+    static func run(_ arguments: [String]) async throws {
+        var nodes = 3, runs = 7
+        var pgha = ".build/debug/pgha"
+        var rest = arguments[...]
+        while let argument = rest.popFirst() {
+            switch argument {
+            case "--nodes": nodes = try number(rest.popFirst(), argument)
+            case "--runs": runs = try number(rest.popFirst(), argument)
+            case "--pgha": pgha = rest.popFirst() ?? pgha
+            case "-h", "--help":
+                print("usage: pgha-bench plan [--nodes N] [--runs R] [--pgha PATH]   (the test bed must be up with at least N hosts)")
+                return
+            default: throw TransportBench.Failure(description: "unknown argument \(argument)")
+            }
+        }
+        let config = try SSHConfig(path: ".testbed/ssh_config")
+        let endpoints = (1...nodes).map { config.endpoint(for: "node\($0)", file: ".testbed/ssh_config") }
+        let env = ProcessInfo.processInfo.environment
+        let (spec, inventory) = nodes == 3 ? ("specs/testbed.yaml", "inventory/testbed.yaml") : try generate(nodes)
+
+        // The floor, as the issue measures it: a batched round trip per host, fresh connections.
+        var floor: [Duration] = []
+        for _ in 0..<runs {
+            let started = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for endpoint in endpoints {
+                    group.addTask {
+                        let transport = try await makeTransport(.libssh2, endpoint: endpoint)
+                        _ = try await transport.check("true")
+                        await transport.close()
+                    }
+                }
+                try await group.waitForAll()
+            }
+            floor.append(ContinuousClock.now - started)
+        }
+
+        // pgha plan as a user runs it (process start included).
+        var walls: [Duration] = []
+        var tripsLine = "?", changes = "?"
+        for _ in 0..<runs {
+            let started = ContinuousClock.now
+            let (status, output) = try runProcess(pgha, ["plan", spec, "-i", inventory], environment: env)
+            walls.append(ContinuousClock.now - started)
+            guard status == 0 || status == 2 else { throw TransportBench.Failure(description: "pgha plan exited \(status): \(output)") }
+            changes = status == 0 ? "no changes" : "changes pending"
+            if let match = output.range(of: #"\d+ round trips? per host"#, options: .regularExpression) { tripsLine = String(output[match]) }
+        }
+        let floorMedian = TransportBench.median(floor), pghaMedian = TransportBench.median(walls)
+        let ratio = Double(pghaMedian.components.attoseconds / 1_000_000_000_000 + pghaMedian.components.seconds * 1_000_000)
+            / Double(floorMedian.components.attoseconds / 1_000_000_000_000 + floorMedian.components.seconds * 1_000_000)
+        print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; \(nodes) test-bed hosts; median of \(runs) runs")
+        print("floor (fresh libssh2 connections, 1 round trip per host, in parallel): \(TransportBench.ms(floorMedian))")
+        print("pgha plan \(spec) (\(changes); facts: \(tripsLine)): \(TransportBench.ms(pghaMedian)) wall, \(String(format: "%.2f", ratio))× the floor")
+    }
+
+    static func number(_ value: String?, _ option: String) throws -> Int {
+        guard let value, let n = Int(value), n > 0 else { throw TransportBench.Failure(description: "\(option) needs a positive number") }
+        return n
+    }
+
+    /// A spec and inventory for node1…nodeN of the test bed (bare hosts are fine: plan only reads).
+    static func generate(_ nodes: Int) throws -> (String, String) {
+        let directory = NSTemporaryDirectory() + "pgha-bench-plan-\(nodes)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let repo = FileManager.default.currentDirectoryPath
+        let names = (1...nodes).map { "node\($0)" }
+        var spec = try String(contentsOfFile: "specs/testbed.yaml", encoding: .utf8)
+        let nodeList = names.enumerated().map { "  - name: \($1)\n    address: 10.77.0.\(11 + $0)" }.joined(separator: "\n")
+        spec = spec.replacingOccurrences(of: #"nodes:\n(  - name: .*\n    address: .*\n)+"#, with: "nodes:\n\(nodeList)\n", options: .regularExpression)
+        spec = spec.replacingOccurrences(of: "pcmk_host_list: node1 node2 node3", with: "pcmk_host_list: \(names.joined(separator: " "))")
+        var inventory = "defaults:\n  user: root\n  key: \(repo)/.testbed/id_ed25519\n  known_hosts: \(repo)/.testbed/known_hosts\n  transport: libssh2\nhosts:\n"
+        for (index, name) in names.enumerated() { inventory += "  \(name):\n    address: 10.77.0.\(11 + index)\n" }
+        try spec.write(toFile: directory + "/spec.yaml", atomically: true, encoding: .utf8)
+        try inventory.write(toFile: directory + "/inventory.yaml", atomically: true, encoding: .utf8)
+        return (directory + "/spec.yaml", directory + "/inventory.yaml")
+    }
+
+    static func runProcess(_ path: String, _ arguments: [String], environment: [String: String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
