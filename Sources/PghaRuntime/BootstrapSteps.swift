@@ -389,13 +389,9 @@ public enum BootstrapSteps {
 
         case "cib-push":
             guard let script = c.file(nil, "pcs-resources.sh") else { return missing(planned, "no rendered pcs-resources.sh") }
-            return shell([managed], decide: { f in
-                isManaged(f) ? nil : Change(.create, "configure the resources, groups and constraints (one cib-push)")
-            }, apply: { step, _, connection in
-                let path = "/root/pgha-pcs-resources.sh"
-                try await connection.upload(Data(script.content.utf8), to: path, mode: 0o700, owner: "root", group: "root")
-                _ = try await step.run("bash \(path)", on: connection)
-            })
+            // First time: the rendered script; afterwards: drift against the live CIB, repaired in one push.
+            return ClusterConfigStep(host: host, name: planned.name, dependsOn: planned.dependsOn, spec: c.spec,
+                                     dialect: c.dialect, createScript: script.content)
 
         case "verify":
             let rw = c.spec.vips.readWrite.resource, ro = c.spec.vips.readOnly?.resource

@@ -1,0 +1,258 @@
+import PghaRender
+
+/// One way the live cluster configuration differs from what pgha declares, as a plan line:
+/// `~ property no-quorum-policy: ignore → stop`.
+public struct ClusterConfigDifference: Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case property
+        case resourceDefault = "resource default"
+        case fencing, resource, group, clone, operation, constraint
+    }
+    public enum Action: String, Sendable {
+        case add = "+", change = "~", remove = "-"
+    }
+    public var kind: Kind
+    public var action: Action
+    /// The line without its sign.
+    public var text: String
+
+    public init(_ kind: Kind, _ action: Action, _ text: String) {
+        self.kind = kind
+        self.action = action
+        self.text = text
+    }
+
+    public var description: String { "\(action.rawValue) \(text)" }
+
+    /// Properties and resource defaults are set in place; anything else means rebuilding
+    /// pgha's resources and constraints.
+    public var needsRebuild: Bool { kind != .property && kind != .resourceDefault }
+}
+
+extension ClusterConfig {
+    /// What differs between pgha's declared configuration and the live one, in the desired
+    /// configuration's order (properties, defaults, resources as pcs builds them, constraints),
+    /// then pgha's constraints that should not be there. Only what pgha declares or owns is
+    /// looked at: Pacemaker's own properties, extra operations pcs adds (agent defaults, the
+    /// fence device's monitor), other people's resources and constraints, cli-ban/cli-prefer
+    /// locations and operational meta (target-role, is-managed) are not drift.
+    public static func compare(desired: ClusterConfig, live: ClusterConfig) -> [ClusterConfigDifference] {
+        var differences: [ClusterConfigDifference] = []
+        func add(_ kind: ClusterConfigDifference.Kind, _ action: ClusterConfigDifference.Action, _ text: String) {
+            differences.append(ClusterConfigDifference(kind, action, text))
+        }
+
+        for wanted in desired.properties {
+            if let have = live.properties.first(where: { $0.name == wanted.name }) {
+                if !CIBValue.same(wanted.name, have.value, wanted.value) {
+                    add(.property, .change, "property \(wanted.name): \(have.value) → \(wanted.value)")
+                }
+            } else {
+                add(.property, .add, "property \(wanted.name): \(wanted.value)")
+            }
+        }
+        for wanted in desired.resourceDefaults {
+            if let have = live.resourceDefaults.first(where: { $0.name == wanted.name }) {
+                if !CIBValue.same(wanted.name, have.value, wanted.value) {
+                    add(.resourceDefault, .change, "resource default \(wanted.name): \(have.value) → \(wanted.value)")
+                }
+            } else {
+                add(.resourceDefault, .add, "resource default \(wanted.name): \(wanted.value)")
+            }
+        }
+
+        let livePrimitives = Dictionary(live.allPrimitives.map { ($0.primitive.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let liveTop = Dictionary(live.resources.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+
+        func comparePrimitive(_ wanted: Primitive, parent: String?, parentKind: String?) {
+            let kind: ClusterConfigDifference.Kind = wanted.agent.isStonith ? .fencing : .resource
+            let label = "\(kind.rawValue) \(wanted.id)"
+            guard let (have, haveParent) = livePrimitives[wanted.id] else {
+                add(kind, .add, "\(label) (\(describe(wanted)))")
+                return
+            }
+            if haveParent != parent {
+                func place(_ id: String?, _ kind: String?) -> String { id.map { "in \(kind ?? "group") \($0)" } ?? "top level" }
+                let liveKind = haveParent.flatMap { liveTop[$0] }.map { $0.tag == "group" ? "group" : "clone" }
+                add(kind, .change, "\(label): \(place(haveParent, liveKind)) → \(place(parent, parentKind))")
+            }
+            if have.agent.description != wanted.agent.description {
+                add(kind, .change, "\(label) agent: \(have.agent) → \(wanted.agent)")
+            }
+            compareAttributes(wanted.instance, have.instance, label: label, kind: kind, ignoring: [])
+            compareAttributes(wanted.meta, have.meta, label: "\(label) meta", kind: kind, ignoring: CIBValue.operationalMeta)
+            compareOperations(wanted, have)
+        }
+
+        func compareAttributes(_ wanted: [Attribute], _ have: [Attribute], label: String,
+                               kind: ClusterConfigDifference.Kind, ignoring: Set<String>,
+                               name canonicalName: (String) -> String = { $0 }) {
+            for w in wanted {
+                if let h = have.first(where: { canonicalName($0.name) == canonicalName(w.name) }) {
+                    if !CIBValue.same(canonicalName(w.name), h.value, w.value) {
+                        add(kind, .change, "\(label) \(w.name): \(h.value) → \(w.value)")
+                    }
+                } else {
+                    add(kind, .change, "\(label) \(w.name): (unset) → \(w.value)")
+                }
+            }
+            // Anything else on pgha's own resource would be lost when it is rebuilt: show it.
+            for h in have where !ignoring.contains(h.name) && !wanted.contains(where: { canonicalName($0.name) == canonicalName(h.name) }) {
+                add(kind, .change, "\(label) \(h.name): \(h.value) → (unset)")
+            }
+        }
+
+        func compareOperations(_ wanted: Primitive, _ have: Primitive) {
+            var used = Set<Int>()
+            for op in wanted.operations {
+                let label = "\(wanted.id) op \(op.name)" + (op.role.map { " (\(CIBValue.role($0) ?? $0))" } ?? "")
+                // Match by name and role; with several (a resource may monitor at two
+                // intervals), prefer the one with the same interval.
+                let candidates = have.operations.indices.filter {
+                    !used.contains($0) && have.operations[$0].name == op.name &&
+                        CIBValue.role(have.operations[$0].role) == CIBValue.role(op.role)
+                }
+                let match = candidates.first { CIBValue.same("interval", have.operations[$0].interval, op.interval) } ?? candidates.first
+                guard let index = match else {
+                    add(.operation, .add, "\(label) \(describeOperation(op))")
+                    continue
+                }
+                used.insert(index)
+                let h = have.operations[index]
+                var changes: [String] = []
+                func check(_ name: String, _ live: String?, _ wanted: String?) {
+                    switch (live, wanted) {
+                    case (nil, nil): break
+                    case let (l?, w?) where CIBValue.same(name, l, w): break
+                    default: changes.append("\(name) \(live ?? "(unset)") → \(wanted ?? "(unset)")")
+                    }
+                }
+                check("interval", h.interval, op.interval)
+                check("timeout", h.timeout, op.timeout)
+                check("on-fail", h.onFail, op.onFail)
+                if !changes.isEmpty { add(.operation, .change, "\(label): \(changes.joined(separator: ", "))") }
+            }
+        }
+
+        for resource in desired.resources {
+            switch resource {
+            case .primitive(let p):
+                comparePrimitive(p, parent: nil, parentKind: nil)
+            case .group(let group):
+                if case .group(let have)? = liveTop[group.id] {
+                    let (haveIDs, wantIDs) = (have.members.map(\.id), group.members.map(\.id))
+                    if haveIDs != wantIDs {
+                        add(.group, .change, "group \(group.id) members: \(haveIDs.joined(separator: " ")) → \(wantIDs.joined(separator: " "))")
+                    }
+                    compareAttributes(group.meta, have.meta, label: "group \(group.id) meta", kind: .group, ignoring: CIBValue.operationalMeta)
+                } else {
+                    add(.group, .add, "group \(group.id) (\(group.members.map(\.id).joined(separator: " ")))")
+                }
+                for member in group.members { comparePrimitive(member, parent: group.id, parentKind: "group") }
+            case .clone(let clone):
+                if case .clone(let have)? = liveTop[clone.id] {
+                    if have.promotable != clone.promotable {
+                        add(.clone, .change, "clone \(clone.id) promotable: \(have.promotable) → \(clone.promotable)")
+                    }
+                    compareAttributes(clone.meta, have.meta, label: "clone \(clone.id)", kind: .clone,
+                                      ignoring: CIBValue.operationalMeta, name: CIBValue.cloneMetaName)
+                } else {
+                    let meta = clone.meta.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+                    add(.clone, .add, "clone \(clone.id) (\(clone.promotable ? "promotable " : "")\(clone.child.id)\(meta.isEmpty ? "" : " " + meta))")
+                }
+                switch clone.child {
+                case .primitive(let p): comparePrimitive(p, parent: clone.id, parentKind: "clone")
+                case .group(let g): for member in g.members { comparePrimitive(member, parent: g.id, parentKind: "group") }
+                }
+            }
+        }
+
+        // Constraints between pgha's own resources are pgha's: match them by meaning (not id).
+        let owned = desired.allResourceIDs
+        var liveOwned = live.constraints.filter { $0.resources.allSatisfy(owned.contains) }
+        for constraint in desired.constraints {
+            if let index = liveOwned.firstIndex(where: { $0.key == constraint.key }) {
+                liveOwned.remove(at: index)
+            } else {
+                add(.constraint, .add, "constraint \(constraint.text)")
+            }
+        }
+        for constraint in liveOwned {
+            add(.constraint, .remove, "constraint \(constraint.text)\(constraint.id.map { " (id \($0))" } ?? "")")
+        }
+        return differences
+    }
+
+    /// `ocf:heartbeat:IPaddr2 ip=10.77.0.101 nic=eth0 cidr_netmask=24 meta migration-threshold=0`
+    static func describe(_ p: Primitive) -> String {
+        var words = [p.agent.description] + p.instance.map { shellQuote("\($0.name)=\($0.value)") }
+        if !p.meta.isEmpty { words += ["meta"] + p.meta.map { shellQuote("\($0.name)=\($0.value)") } }
+        return words.joined(separator: " ")
+    }
+
+    static func describeOperation(_ op: Operation) -> String {
+        var words = ["interval=\(op.interval)"]
+        if let timeout = op.timeout { words.append("timeout=\(timeout)") }
+        if let onFail = op.onFail { words.append("on-fail=\(onFail)") }
+        return words.joined(separator: " ")
+    }
+
+    /// pgha's objects in the live CIB, by the XPath `cibadmin --node-path` prints: top-level
+    /// resources that have the id of one of pgha's resources, and colocation/order
+    /// constraints between pgha's resources. The repair removes those the rebuild does not
+    /// produce again.
+    public func ownedPaths(desired: ClusterConfig) -> (resources: [String], constraints: [String]) {
+        let owned = desired.allResourceIDs
+        let resources = self.resources.filter { owned.contains($0.id) }.map { "/cib/configuration/resources/\($0.tag)[@id='\($0.id)']" }
+        let constraints = self.constraints.filter { $0.id != nil && $0.resources.allSatisfy(owned.contains) }
+            .map { "/cib/configuration/constraints/\($0.tag)[@id='\($0.id!)']" }
+        return (resources, constraints)
+    }
+
+    /// Whether any of the desired configuration's resources (or fencing devices) exists.
+    public func holdsAnyResource(of desired: ClusterConfig) -> Bool {
+        !allResourceIDs.isDisjoint(with: desired.allResourceIDs)
+    }
+}
+
+extension ClusterConfig.Constraint {
+    /// The constraint's meaning, with every default spelled out.
+    var key: String {
+        switch self {
+        case .colocation(let c):
+            return "colocation \(c.rsc) \(CIBValue.role(c.rscRole) ?? "Started") \(c.withRsc) \(CIBValue.role(c.withRscRole) ?? "Started") \(CIBValue.score(c.score))"
+        case .order(let o):
+            let first = o.firstAction ?? "start"
+            return "order \(first) \(o.first) \(o.thenAction ?? first) \(o.then) \(o.effectiveKind) symmetrical=\(o.effectiveSymmetrical)"
+        }
+    }
+
+    /// The constraint as pcs takes it: `colocation slave-group with Unpromoted msPostgresql INFINITY`.
+    var text: String {
+        switch self {
+        case .colocation(let c):
+            let sourceRole = CIBValue.role(c.rscRole).flatMap { $0 == "Started" ? nil : $0 }
+            let targetRole = CIBValue.role(c.withRscRole).flatMap { $0 == "Started" ? nil : $0 }
+            return (["colocation", sourceRole, c.rsc, "with", targetRole, c.withRsc, CIBValue.score(c.score)] as [String?])
+                .compactMap { $0 }.joined(separator: " ")
+        case .order(let o):
+            var words = ["order", o.firstAction, o.first, "then", o.thenAction, o.then].compactMap { $0 }
+            words.append("kind=\(o.effectiveKind)")
+            if !o.effectiveSymmetrical { words.append("symmetrical=false") }
+            return words.joined(separator: " ")
+        }
+    }
+}
+
+extension ClusterConfig.Order {
+    /// pcs 0.9 writes score=INFINITY / score=0 where 0.10+ write kind=Mandatory / kind=Optional.
+    public var effectiveKind: String {
+        if let kind { return kind.prefix(1).uppercased() + kind.dropFirst().lowercased() }
+        if let score { return CIBValue.score(score) == "0" ? "Optional" : "Mandatory" }
+        return "Mandatory"
+    }
+
+    public var effectiveSymmetrical: Bool {
+        symmetrical.flatMap { CIBValue.boolean($0, numbers: true) } ?? (effectiveKind != "Serialize")
+    }
+}

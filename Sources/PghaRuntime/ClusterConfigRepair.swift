@@ -1,0 +1,171 @@
+import PghaRender
+import PghaSpec
+
+/// Writes the bash script (run as root on one node) that repairs the cluster configuration
+/// with one `pcs cluster cib-push new.xml diff-against=live.xml`.
+///
+/// Properties and resource defaults that differ are set on new.xml with pgha's own pcs
+/// commands. Any other difference rebuilds pgha's resources and constraints: the same pcs
+/// commands as the first configuration run against scratch.xml, a copy of the live CIB without
+/// resources or constraints, and every object built there replaces the live object with its
+/// path (or is added). pcs gives the same ids to the same commands, so an unchanged object is
+/// replaced by an identical one and the pushed diff holds exactly the drift: Pacemaker restarts
+/// nothing that did not change. Replacing in place, rather than deleting and re-creating,
+/// also keeps other people's constraints on pgha's resources valid (a `pcs resource ban` makes a
+/// cli-ban location that points at the group; the CIB schema refuses a dangling reference).
+public struct ClusterConfigRepair {
+    public let spec: ClusterSpec
+    public let dialect: ClusterSpec.PcsDialect
+
+    public init(spec: ClusterSpec, dialect: ClusterSpec.PcsDialect) {
+        self.spec = spec
+        self.dialect = dialect
+    }
+
+    /// On a node: read the live CIB with `pcs cluster cib` and push once. Offline (tests,
+    /// scripts/make-cib-fixtures): read a CIB file and write the repaired one, pushing nothing.
+    public enum Mode: Sendable {
+        case live
+        case offline(input: String, output: String)
+    }
+
+    /// The repair script for `live`; nil when nothing differs.
+    public func script(live: ClusterConfig, mode: Mode = .live) throws -> String? {
+        let desired = try ClusterConfig.desired(spec: spec, dialect: dialect)
+        let differences = ClusterConfig.compare(desired: desired, live: live)
+        guard !differences.isEmpty else { return nil }
+        let commands = PcsCommands(spec: spec, dialect: dialect).resourceCommands()
+
+        var lines = [
+            "#!/bin/bash",
+            "# Cluster \(spec.name): repair the cluster configuration (pcs \(dialect.rawValue) dialect).",
+            "# Differences found by pgha:",
+        ]
+        lines += differences.map { "#   \($0)" }
+        lines += [
+            "set -euo pipefail",
+            "workdir=$(mktemp -d /tmp/pgha-cib-repair.XXXXXX)",
+            "trap 'rm -rf \"$workdir\"' EXIT",
+        ]
+        switch mode {
+        case .live:
+            lines += ["cd \"$workdir\"", "pcs cluster cib live.xml"]
+        case .offline(let input, _):
+            lines += ["cp \(shellWord(input)) \"$workdir/live.xml\"", "cd \"$workdir\""]
+        }
+        lines.append("cp live.xml new.xml")
+
+        // Properties and defaults: only those that differ, set in place.
+        for command in commands {
+            let words = pcsWords(command)
+            if words.starts(with: ["property", "set"]) || words.starts(with: ["resource", "defaults"]) {
+                let pairs = words.drop { !$0.contains("=") }
+                let list = words[0] == "property" ? desired.properties : desired.resourceDefaults
+                let liveList = words[0] == "property" ? live.properties : live.resourceDefaults
+                let differs = pairs.contains { pair in
+                    let name = String(pair.prefix { $0 != "=" })
+                    guard let wanted = list.first(where: { $0.name == name }) else { return false }
+                    guard let have = liveList.first(where: { $0.name == name }) else { return true }
+                    return !CIBValue.same(name, have.value, wanted.value)
+                }
+                if differs { lines.append(retarget(command, to: "new.xml")) }
+            }
+        }
+
+        if differences.contains(where: \.needsRebuild) {
+            lines += [
+                "# Rebuild pgha's resources and constraints with the commands of the first configuration",
+                "# in a copy without resources or constraints (constraints first: they point at resources).",
+                "cp live.xml scratch.xml",
+                "CIB_file=scratch.xml cibadmin --replace --scope constraints --xml-text '<constraints/>'",
+                "CIB_file=scratch.xml cibadmin --replace --scope resources --xml-text '<resources/>'",
+            ]
+            for command in commands {
+                let words = pcsWords(command)
+                guard !words.isEmpty, !words.starts(with: ["property", "set"]), !words.starts(with: ["resource", "defaults"]) else { continue }
+                lines.append(retarget(command, to: "scratch.xml"))
+            }
+            // `pcs resource disable/unmanage` on pgha's resources is the operator's, not drift: keep it.
+            let ids = desired.allResourceIDs
+            var kept: [String] = []
+            for resource in live.resources {
+                var elements: [(id: String, meta: [ClusterConfig.Attribute], stonith: Bool)] = [(resource.id, resource.meta, false)]
+                switch resource {
+                case .primitive(let p): elements = [(p.id, p.meta, p.agent.isStonith)]
+                case .group(let g): elements += g.members.map { ($0.id, $0.meta, false) }
+                case .clone(let c):
+                    switch c.child {
+                    case .primitive(let p): elements.append((p.id, p.meta, false))
+                    case .group(let g): elements += [(g.id, g.meta, false)] + g.members.map { ($0.id, $0.meta, false) }
+                    }
+                }
+                for element in elements where ids.contains(element.id) {
+                    let pairs = element.meta.filter { CIBValue.operationalMeta.contains($0.name) }.map { "\($0.name)=\($0.value)" }
+                    guard !pairs.isEmpty else { continue }
+                    let noun = element.stonith && dialect == .v0_11 ? "stonith" : "resource"
+                    kept.append(ShellCommand(["pcs", "-f", "scratch.xml", noun, "meta", element.id] + pairs).rendered)
+                }
+            }
+            if !kept.isEmpty {
+                lines.append("# Kept from the live CIB (set by an operator, not drift):")
+                lines += kept
+            }
+
+            let owned = live.ownedPaths(desired: desired)
+            lines += [
+                "CIB_file=scratch.xml cibadmin --query --node-path \\",
+                "    --xpath '/cib/configuration/resources/*|/cib/configuration/constraints/*' > rebuilt.paths",
+            ]
+            if !(owned.constraints + owned.resources).isEmpty {
+                lines += ["# pgha's live objects the rebuild does not produce again (constraints before resources)."]
+                lines.append("for path in \\")
+                lines += (owned.constraints + owned.resources).map { "    \(xpathWord($0)) \\" }
+                lines += [
+                    "; do",
+                    "  grep -qxF \"$path\" rebuilt.paths || CIB_file=new.xml cibadmin --delete --xpath \"$path\"",
+                    "done",
+                ]
+            }
+            lines += [
+                "# Each rebuilt object replaces the live one with its id, where it stands (identical ones make",
+                "# no diff; `--replace --xpath` would move it to the end), or is added.",
+                "while IFS= read -r path; do",
+                "  scope=${path#/cib/configuration/}; scope=${scope%%/*}",
+                "  xml=$(CIB_file=scratch.xml cibadmin --query --xpath \"$path\")",
+                "  if CIB_file=new.xml cibadmin --query --xpath \"$path\" >/dev/null 2>&1; then",
+                "    CIB_file=new.xml cibadmin --replace --scope \"$scope\" --xml-text \"$xml\"",
+                "  else",
+                "    CIB_file=new.xml cibadmin --create --scope \"$scope\" --xml-text \"$xml\"",
+                "  fi",
+                "done < rebuilt.paths",
+            ]
+        }
+
+        switch mode {
+        case .live:
+            lines.append("pcs cluster cib-push new.xml diff-against=live.xml")
+        case .offline(_, let output):
+            lines.append("cp new.xml \(shellWord(output))")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The words after `pcs -f FILE`, or [] for any other command.
+    func pcsWords(_ command: ShellCommand) -> [String] {
+        let words = command.arguments
+        guard words.count > 3, words[0] == "pcs", words[1] == "-f" else { return [] }
+        return Array(words.dropFirst(3))
+    }
+
+    /// An XPath as one shell word: in double quotes when that is safe (CIB ids are XML names,
+    /// so it always is for the paths pgha writes), which keeps `[@id='…']` readable.
+    func xpathWord(_ path: String) -> String {
+        path.contains(where: { "\"$`\\!".contains($0) }) ? shellWord(path) : "\"\(path)\""
+    }
+
+    func retarget(_ command: ShellCommand, to file: String) -> String {
+        var command = command
+        command.groups[0][2] = file
+        return command.rendered
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import PghaSpec
+
+/// The Pacemaker configuration (the "cib-push" step): the first time, the rendered
+/// pcs-resources.sh builds everything in one cib-push; afterwards the live CIB is compared with
+/// what pgha declares and a repair script pushes exactly the differences (ClusterConfigRepair).
+public struct ClusterConfigStep: Step {
+    public var host: String
+    public var name: String
+    public var dependsOn: [String]
+    public var spec: ClusterSpec
+    public var dialect: ClusterSpec.PcsDialect
+    /// The rendered cluster/pcs-resources.sh.
+    public var createScript: String
+
+    public static let probeName = "cluster.configuration"
+    static let createPath = "/root/pgha-pcs-resources.sh"
+    static let repairPath = "/root/pgha-cib-repair.sh"
+
+    public init(host: String, name: String, dependsOn: [String], spec: ClusterSpec,
+                dialect: ClusterSpec.PcsDialect, createScript: String) {
+        self.host = host
+        self.name = name
+        self.dependsOn = dependsOn
+        self.spec = spec
+        self.dialect = dialect
+        self.createScript = createScript
+    }
+
+    public func probe(_ script: inout FactScript) {
+        // Empty when the cluster is not running yet (cibadmin needs it).
+        script.add(Self.probeName, "cibadmin --query --scope configuration 2>/dev/null")
+    }
+
+    func fail(_ message: String) -> StepFailure { StepFailure(host: host, step: name, message: message) }
+
+    func desired() throws -> ClusterConfig {
+        do { return try ClusterConfig.desired(spec: spec, dialect: dialect) } catch { throw fail("\(error)") }
+    }
+
+    /// The live configuration, or nil when there is none to read.
+    func live(_ facts: Facts) throws -> ClusterConfig? {
+        let text = (facts[Self.probeName] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { return nil }
+        do { return try ClusterConfig.parse(text) } catch { throw fail("cannot read the cluster configuration: \(error)") }
+    }
+
+    public func decide(_ facts: Facts) throws -> Change? {
+        let desired = try desired()
+        guard let live = try live(facts), live.holdsAnyResource(of: desired) else {
+            return Change(.create, "configure the resources, groups and constraints (one cib-push)")
+        }
+        let differences = ClusterConfig.compare(desired: desired, live: live)
+        guard !differences.isEmpty else { return nil }
+        let count = differences.count == 1 ? "1 difference" : "\(differences.count) differences"
+        return Change(.update, "repair \(count) in the cluster configuration (one cib-push)",
+                      diff: differences.map(\.description).joined(separator: "\n"))
+    }
+
+    public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
+        let desired = try desired()
+        guard let live = try live(facts), live.holdsAnyResource(of: desired) else {
+            try await connection.upload(Data(createScript.utf8), to: Self.createPath, mode: 0o700, owner: "root", group: "root")
+            _ = try await run("bash \(Self.createPath)", on: connection)
+            return
+        }
+        let script: String?
+        do { script = try ClusterConfigRepair(spec: spec, dialect: dialect).script(live: live) } catch { throw fail("\(error)") }
+        guard let script else { return }
+        // The CIB holds no secrets by design (the pgsql resource has no password), so neither does this.
+        try await connection.upload(Data(script.utf8), to: Self.repairPath, mode: 0o700, owner: "root", group: "root")
+        _ = try await run("bash \(Self.repairPath)", on: connection)
+    }
+}
