@@ -14,15 +14,26 @@ public struct BootstrapContext: Sendable {
     public var haclusterPassword: String
     /// Nodes whose data directory the user allowed to be rebuilt for this run (--rebuild NODE).
     public var rebuild: Set<String>
+    /// Names what this run leaves behind (a rebuilt node's old data directory).
+    public var runID: String
 
     public init(spec: ClusterSpec, dialect: ClusterSpec.PcsDialect, files: [RenderedFile],
-                replicationPassword: String, haclusterPassword: String, rebuild: Set<String> = []) {
+                replicationPassword: String, haclusterPassword: String, rebuild: Set<String> = [],
+                runID: String = BootstrapContext.newRunID()) {
         self.spec = spec
         self.dialect = dialect
         self.files = files
         self.replicationPassword = replicationPassword
         self.haclusterPassword = haclusterPassword
         self.rebuild = rebuild
+        self.runID = runID
+    }
+
+    public static func newRunID() -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: Date())
     }
 
     var pg: ClusterSpec.PostgreSQL { spec.postgresql }
@@ -36,10 +47,15 @@ public struct ShellStep: Step {
     public var name: String
     public var dependsOn: [String]
     public var probes: [(name: String, command: String)]
+    /// Shared facts (SharedFacts) the probes read.
+    public var shared: [(variable: String, command: String)] = []
     public var decision: @Sendable (Facts) throws -> Change?
     public var action: @Sendable (ShellStep, Facts, HostConnection) async throws -> Void
 
-    public func probe(_ script: inout FactScript) { for probe in probes { script.add(probe.name, probe.command) } }
+    public func probe(_ script: inout FactScript) {
+        for value in shared { script.share(value.variable, value.command) }
+        for probe in probes { script.add(probe.name, probe.command) }
+    }
     public func decide(_ facts: Facts) throws -> Change? { try decision(facts) }
     public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
         try await action(self, facts, connection)
@@ -62,8 +78,9 @@ public enum BootstrapSteps {
         }
         func shell(_ probes: [(String, String)], decide: @escaping @Sendable (Facts) throws -> Change?,
                    apply: @escaping @Sendable (ShellStep, Facts, HostConnection) async throws -> Void) -> any Step {
-            ShellStep(host: host, name: planned.name, dependsOn: planned.dependsOn,
-                      probes: probes.map { (name: $0.0, command: $0.1) }, decision: decide, action: apply)
+            let shared = [SharedFacts.cib, SharedFacts.pg(c.spec)].filter { value in probes.contains { $0.1.contains("$\(value.variable)") } }
+            return ShellStep(host: host, name: planned.name, dependsOn: planned.dependsOn,
+                             probes: probes.map { (name: $0.0, command: $0.1) }, shared: shared, decision: decide, action: apply)
         }
         let pg = c.pg
         let user = pg.osUser.name
@@ -71,10 +88,15 @@ public enum BootstrapSteps {
         let dataDir = pg.dataDir
         let pgctl = "\(pg.binDir)/pg_ctl"
         let psql = "\(asUser) \(pg.binDir)/psql -X -p \(pg.port) -v ON_ERROR_STOP=1"
-        let managed = ("cluster.managed", "cibadmin --query --scope resources 2>/dev/null | grep -q 'id=\"\(c.spec.pacemaker.pgsqlResource)\"' && echo yes || echo no")
+        let managed = ("cluster.managed", SharedFacts.cibHas(c.spec.pacemaker.pgsqlResource))
         let running = ("pg.running", "\(asUser) \(pgctl) status -D \(shellWord(dataDir)) >/dev/null 2>&1 && echo yes || echo no")
         let datadir = ("pg.datadir", "if [ -d \(shellWord(dataDir)) ]; then echo \"entries=$(ls -A \(shellWord(dataDir)) | wc -l)\"; cat \(shellWord(dataDir))/PG_VERSION 2>/dev/null; else echo absent; fi")
         @Sendable func isManaged(_ f: Facts) -> Bool { f["cluster.managed"] == "yes" }
+        // --rebuild: the old data directory is renamed, never deleted; the name carries this
+        // run's id, so the check after the rebuild (and a re-run plan) sees it was done.
+        let aside = "\(dataDir).pgha-old-\(c.runID)"
+        let rebuilt = ("pg.rebuilt", "[ -e \(shellWord(aside)) ] && echo yes || echo no")
+        let moveAside = "mv \(shellWord(dataDir)) \(shellWord(aside)) && mkdir -m 700 \(shellWord(dataDir)) && chown \(shellWord(user)):\(shellWord(pg.osUser.group)) \(shellWord(dataDir))"
         @Sendable func isRunning(_ f: Facts) -> Bool { f["pg.running"] == "yes" }
 
         switch planned.name {
@@ -86,7 +108,8 @@ public enum BootstrapSteps {
             let path = "\(dataDir)/\(planned.name == "pg-hba" ? "pg_hba.conf" : "postgresql.conf")"
             guard let fileStep = file(path) as? FileStep else { return file(path) }
             return PostgresConfigStep(file: fileStep, binDir: pg.binDir, dataDir: dataDir, osUser: user, port: pg.port,
-                                      clone: c.spec.pacemaker.pgsqlClone, pgsqlResource: c.spec.pacemaker.pgsqlResource)
+                                      clone: c.spec.pacemaker.pgsqlClone, pgsqlResource: c.spec.pacemaker.pgsqlResource,
+                                      sharedState: SharedFacts.pg(c.spec))
 
         case "firewall":
             let services = c.spec.os.firewall == .disabled ? ["firewalld", "ufw"] : []
@@ -147,17 +170,24 @@ public enum BootstrapSteps {
             // would take the place of ours. A pristine one (no user databases, no tables) is
             // stopped and set to manual start; one that holds data is never touched.
             let version = pg.version
+            // Read from /etc/postgresql (pg_lsclusters is perl: 40 ms of a host's CPU per plan).
             let probe = """
-                pg_lsclusters -h 2>/dev/null | while read v name port status owner dir log; do
-                  [ "$v" = \(version) ] && [ "$dir" != \(shellWord(dataDir)) ] || continue
-                  start=$(cat /etc/postgresql/$v/$name/start.conf 2>/dev/null | grep -v '^#' | head -1)
-                  used=0
-                  if [ "${status%%,*}" = online ]; then
-                    used=$(runuser -u postgres -- psql -X -p "$port" -Atc "select (select count(*) from pg_database where datname not in ('postgres','template0','template1')) + (select count(*) from pg_class where relkind = 'r' and relnamespace not in (select oid from pg_namespace where nspname in ('pg_catalog','information_schema','pg_toast')))" 2>/dev/null || echo unknown)
+                for conf in /etc/postgresql/\(version)/*/postgresql.conf; do
+                  [ -f "$conf" ] || continue
+                  etc=${conf%/postgresql.conf}; name=${etc##*/}
+                  dir=$(sed -n "s/^[[:space:]]*data_directory[[:space:]]*=[[:space:]]*'\\(.*\\)'.*/\\1/p" "$conf" | tail -1)
+                  [ -n "$dir" ] && [ "$dir" != \(shellWord(dataDir)) ] || continue
+                  port=$(sed -n "s/^[[:space:]]*port[[:space:]]*=[[:space:]]*\\([0-9]*\\).*/\\1/p" "$conf" | tail -1)
+                  port=${port:-5432}
+                  status=down
+                  [ -f "$dir/postmaster.pid" ] && kill -0 "$(head -1 "$dir/postmaster.pid")" 2>/dev/null && status=online
+                  start=$(grep -v '^#' "$etc/start.conf" 2>/dev/null | head -1)
+                  if [ $status = online ]; then
+                    used=$(cd / && runuser -u postgres -- psql -X -p "$port" -Atc "select (select count(*) from pg_database where datname not in ('postgres','template0','template1')) + (select count(*) from pg_class where relkind = 'r' and relnamespace not in (select oid from pg_namespace where nspname in ('pg_catalog','information_schema','pg_toast')))" 2>/dev/null || echo unknown)
                   else
                     used=$(find "$dir/base" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l | awk '{print ($1 > 3) ? $1 - 3 : 0}')
                   fi
-                  echo "$name $port ${status%%,*} ${start:-auto} $used"
+                  echo "$name $port $status ${start:-auto} $used"
                 done
                 """
             return shell([("distribution-cluster", probe)], decide: { f in
@@ -231,14 +261,21 @@ public enum BootstrapSteps {
 
         case "initdb":
             let options = pg.initdbOptions.map(shellWord).joined(separator: " ")
-            return shell([datadir], decide: { f in
+            let rebuild = c.rebuild.contains(host)
+            return shell([datadir] + (rebuild ? [rebuilt] : []), decide: { f in
                 let text = f["pg.datadir"] ?? "absent"
                 if text == "absent" || text == "entries=0" {
                     return Change(.create, "initdb \(dataDir) \(options)")
                 }
                 if text.split(separator: "\n").count >= 2 { return nil }  // PG_VERSION present: initialised
-                throw StepFailure(host: host, step: planned.name, message: "\(dataDir) is not empty and holds no PostgreSQL cluster; pgha never initialises over existing files. Empty it yourself, or name this node with --rebuild \(host)")
-            }, apply: { step, _, connection in
+                if rebuild && f["pg.rebuilt"] != "yes" {
+                    return Change(.destructive, "move \(dataDir) (not empty, no PostgreSQL cluster) aside to \(aside), then initdb (--rebuild \(host))")
+                }
+                throw StepFailure(host: host, step: planned.name, message: "\(dataDir) is not empty and holds no PostgreSQL cluster; pgha never initialises over existing files. Empty it yourself, or name this node with --rebuild \(host) (the old directory is kept, renamed)")
+            }, apply: { step, f, connection in
+                if rebuild && f["pg.datadir"] != "absent" && f["pg.datadir"] != "entries=0" {
+                    _ = try await step.run(moveAside, on: connection)
+                }
                 _ = try await step.run("\(asUser) \(pg.binDir)/initdb -D \(shellWord(dataDir)) \(options) >/dev/null", on: connection)
             })
 
@@ -246,7 +283,7 @@ public enum BootstrapSteps {
             let primary = c.spec.node(named: c.spec.primary)?.address ?? c.spec.primary
             let isStandby = planned.name == "verify-streaming"
             let conninfo = "host=\(primary) port=\(pg.port) user=\(c.spec.replication.user) application_name=\(host)"
-            let streaming = ("pg.streaming", "\(psql) -Atc \"select status from pg_stat_wal_receiver\" 2>/dev/null || true")
+            let streaming = ("pg.streaming", SharedFacts.pgValue("wal_receiver"))
             return shell([managed, running, streaming], decide: { f in
                 if isManaged(f) { return nil }  // Pacemaker runs PostgreSQL now
                 if isStandby { return f["pg.streaming"] == "streaming" ? nil : Change(.update, "start as a standby of \(c.spec.primary) and wait until it streams") }
@@ -272,7 +309,7 @@ public enum BootstrapSteps {
 
         case "replication-user":
             let role = c.spec.replication.user
-            let check = ("pg.replication-role", "\(psql) -Atc \"select rolreplication and rolcanlogin from pg_roles where rolname = '\(role)'\" 2>/dev/null || echo unreachable")
+            let check = ("pg.replication-role", SharedFacts.pgValue("replication_role"))
             return shell([managed, check], decide: { f in
                 if isManaged(f) { return nil }
                 switch f["pg.replication-role"] {
@@ -293,15 +330,33 @@ public enum BootstrapSteps {
 
         case "basebackup":
             let primary = c.spec.node(named: c.spec.primary)?.address ?? c.spec.primary
-            return shell([managed, datadir], decide: { f in
+            let rebuild = c.rebuild.contains(host)
+            let rwVIP = c.spec.vips.readWrite.ip
+            // A rebuild clones from whoever is primary now: the rw VIP, when it answers.
+            let source = ("pg.rw-vip", "\(pg.binDir)/pg_isready -q -h \(rwVIP) -p \(pg.port) -t 2 && echo up || echo down")
+            return shell([managed, datadir] + (rebuild ? [rebuilt, source] : []), decide: { f in
                 let text = f["pg.datadir"] ?? "absent"
                 if text == "absent" || text == "entries=0" {
                     return Change(.create, "pg_basebackup from \(c.spec.primary) into \(dataDir)")
                 }
+                if rebuild && f["pg.rebuilt"] != "yes" {
+                    if isManaged(f) {
+                        throw StepFailure(host: host, step: planned.name, message: "\(host) is running in the cluster; take it out first (pcs cluster stop \(host)), then re-run with --rebuild \(host)")
+                    }
+                    let from = f["pg.rw-vip"] == "up" ? "the current primary (rw VIP \(rwVIP))" : c.spec.primary
+                    return Change(.destructive, "move \(dataDir) aside to \(aside), then pg_basebackup from \(from) (--rebuild \(host))")
+                }
                 if text.split(separator: "\n").count >= 2 { return nil }
-                throw StepFailure(host: host, step: planned.name, message: "\(dataDir) is not empty; pgha never clones over existing files. Check it, then name this node with --rebuild \(host) to replace it")
-            }, apply: { step, _, connection in
-                _ = try await step.run("\(asUser) \(pg.binDir)/pg_basebackup -h \(primary) -p \(pg.port) -U \(shellWord(c.spec.replication.user)) -D \(shellWord(dataDir)) -X stream -c fast -w", on: connection)
+                throw StepFailure(host: host, step: planned.name, message: "\(dataDir) is not empty; pgha never clones over existing files. Check it, then name this node with --rebuild \(host) to replace it (the old directory is kept, renamed)")
+            }, apply: { step, f, connection in
+                var from = primary
+                if rebuild && f["pg.datadir"] != "absent" && f["pg.datadir"] != "entries=0" {
+                    if f["pg.rw-vip"] == "up" { from = rwVIP }
+                    _ = try await step.run("\(asUser) \(pgctl) stop -D \(shellWord(dataDir)) -m fast -w -t 60 >/dev/null 2>&1; true", on: connection)
+                    // The agent's lock says "my data may be newer than the standbys'": not true of a fresh clone.
+                    _ = try await step.run(moveAside + (c.spec.pacemaker.tmpdir.map { " && rm -f \(shellWord($0))/PGSQL.lock" } ?? ""), on: connection)
+                }
+                _ = try await step.run("\(asUser) \(pg.binDir)/pg_basebackup -h \(from) -p \(pg.port) -U \(shellWord(c.spec.replication.user)) -D \(shellWord(dataDir)) -X stream -c fast -w", on: connection)
             })
 
         case "hacluster-password":
@@ -326,7 +381,7 @@ public enum BootstrapSteps {
             })
 
         case "corosync-default":
-            let probe = "if [ -f /etc/corosync/corosync.conf ]; then echo \"name=$(awk '$1 == \"cluster_name:\" {print $2}' /etc/corosync/corosync.conf)\"; echo \"loopback=$(grep -c 'ring0_addr: *127.0.0.1' /etc/corosync/corosync.conf)\"; echo \"resources=$(cibadmin --query --scope resources 2>/dev/null | grep -c '<primitive')\"; else echo absent; fi"
+            let probe = "if [ -f /etc/corosync/corosync.conf ]; then echo \"name=$(awk '$1 == \"cluster_name:\" {print $2}' /etc/corosync/corosync.conf)\"; echo \"loopback=$(grep -c 'ring0_addr: *127.0.0.1' /etc/corosync/corosync.conf)\"; echo \"resources=$(printf '%s' \"$PGHA_CIB\" | grep -c '<primitive')\"; else echo absent; fi"
             return shell([("corosync.conf", probe)], decide: { f in
                 let text = f["corosync.conf"] ?? "absent"
                 if text == "absent" { return nil }

@@ -28,8 +28,10 @@ public struct ClusterConfigStep: Step {
     }
 
     public func probe(_ script: inout FactScript) {
-        // Empty when the cluster is not running yet (cibadmin needs it).
-        script.add(Self.probeName, "cibadmin --query --scope configuration 2>/dev/null")
+        // Empty when the cluster is not running yet (cibadmin needs it). The same query serves
+        // every step that asks whether pgha's resources exist (SharedFacts.cib).
+        script.share(SharedFacts.cib.variable, SharedFacts.cib.command)
+        script.add(Self.probeName, "printf '%s\\n' \"$\(SharedFacts.cibVariable)\"")
     }
 
     func fail(_ message: String) -> StepFailure { StepFailure(host: host, step: name, message: message) }

@@ -6,8 +6,16 @@ import PghaSpec
 public struct FactScript {
     public static let marker = "@@pgha-fact "
     public private(set) var probes: [(name: String, command: String)] = []
+    public private(set) var shared: [(variable: String, command: String)] = []
 
     public init() {}
+
+    /// A value several probes read — one cibadmin or psql call instead of one per probe. The
+    /// script computes it once, before the probes, into the shell variable `variable`.
+    public mutating func share(_ variable: String, _ command: String) {
+        guard !shared.contains(where: { $0.variable == variable }) else { return }
+        shared.append((variable, command))
+    }
 
     public mutating func add(_ name: String, _ command: String) {
         guard !probes.contains(where: { $0.name == name }) else { return }
@@ -23,6 +31,7 @@ public struct FactScript {
 
     public var script: String {
         var lines = ["export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH"]
+        for value in shared { lines.append("\(value.variable)=$( { \(value.command) ; } 2>/dev/null )") }
         for probe in probes {
             lines.append("printf '\\n\(Self.marker)%s\\n' \(shellWord(probe.name))")
             lines.append("{ \(probe.command) ; } 2>/dev/null || true")

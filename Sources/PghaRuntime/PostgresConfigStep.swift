@@ -15,13 +15,17 @@ public struct PostgresConfigStep: Step {
     /// The promotable clone, for `pcs resource restart CLONE NODE`.
     public var clone: String
     public var pgsqlResource: String
+    /// SharedFacts.pg: the server's role, restart-only and pending settings.
+    public var sharedState: (variable: String, command: String)
 
     public var host: String { file.host }
     public var name: String { file.name }
     public var dependsOn: [String] { file.dependsOn }
     var isMainConfig: Bool { file.file.path.hasSuffix("/postgresql.conf") }
 
-    public init(file: FileStep, binDir: String, dataDir: String, osUser: String, port: Int, clone: String, pgsqlResource: String) {
+    public init(file: FileStep, binDir: String, dataDir: String, osUser: String, port: Int, clone: String, pgsqlResource: String,
+                sharedState: (variable: String, command: String)) {
+        self.sharedState = sharedState
         self.file = file
         self.binDir = binDir
         self.dataDir = dataDir
@@ -36,10 +40,12 @@ public struct PostgresConfigStep: Step {
     public func probe(_ script: inout FactScript) {
         file.probe(&script)
         script.add("pg.running", "runuser -u \(shellWord(osUser)) -- \(binDir)/pg_ctl status -D \(shellWord(dataDir)) >/dev/null 2>&1 && echo yes || echo no")
-        script.add("cluster.managed", "cibadmin --query --scope resources 2>/dev/null | grep -q 'id=\"\(pgsqlResource)\"' && echo yes || echo no")
+        script.share(SharedFacts.cib.variable, SharedFacts.cib.command)
+        script.add("cluster.managed", SharedFacts.cibHas(pgsqlResource))
         guard isMainConfig else { return }
-        // One query: the settings only a restart applies, which ones wait for it, and the role.
-        script.add("pg.settings", "\(psql) -c \"select 'role=' || case when pg_is_in_recovery() then 'standby' else 'primary' end union all select 'restart=' || name from pg_settings where context = 'postmaster' union all select 'pending=' || name from pg_settings where pending_restart\" 2>/dev/null")
+        // The role, the settings only a restart applies, and those waiting for one.
+        script.share(sharedState.variable, sharedState.command)
+        script.add("pg.settings", "printf '%s\\n' \"$\(sharedState.variable)\" | grep -E '^(role|restart|pending)='")
     }
 
     struct Settings {

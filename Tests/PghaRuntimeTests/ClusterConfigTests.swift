@@ -313,7 +313,9 @@ final class ClusterConfigTests: XCTestCase {
         let step = try step()
         var script = FactScript()
         step.probe(&script)
-        XCTAssertEqual(script.probes.map(\.command), ["cibadmin --query --scope configuration 2>/dev/null"])
+        // One cibadmin query per host, shared with every step that looks at the CIB.
+        XCTAssertEqual(script.shared.map(\.command), ["cibadmin --query --scope configuration"])
+        XCTAssertEqual(script.probes.map(\.command), ["printf '%s\\n' \"$PGHA_CIB\""])
 
         XCTAssertEqual(try step.decide(Facts([:]))?.action, .create, "no cluster yet")
         XCTAssertEqual(try step.decide(Facts([ClusterConfigStep.probeName: ""]))?.summary,

@@ -59,3 +59,33 @@ plan
 [ "$(promoted node1)" = "$primary" ] || fail "the primary moved"
 [ "$(on "$primary" "head -1 /var/lib/postgresql/15/pgha/postmaster.pid")" = "$primary_pid" ] || fail "the primary was restarted"
 echo "shared_buffers on node3: standby restarted through Pacemaker, streams again; the primary was not touched"
+
+# 3. The cluster configuration: a property, a resource default, the ro VIP deleted, an order
+#    constraint removed, an operation timeout changed — shown one per line, repaired in one
+#    diff-based push that restarts nothing that did not drift.
+demote_order=$(on node1 "cibadmin --query --scope constraints" | python3 -c '
+import sys, xml.etree.ElementTree as ET
+for o in ET.parse(sys.stdin).getroot().iter("rsc_order"):
+    if o.get("first-action") == "demote" and o.get("then") == "master-group": print(o.get("id"))')
+[ -n "$demote_order" ] || fail "no demote order constraint for master-group"
+on node1 "pcs property set no-quorum-policy=ignore && pcs resource defaults update resource-stickiness=100 >/dev/null && pcs resource delete vip-slave >/dev/null 2>&1 && pcs resource update pgsql op stop timeout=120s && pcs constraint delete $demote_order"
+plan
+[ "$rc" = 2 ] || fail "plan with CIB drift exited $rc: $out"
+expect '^  ~ cib-push ' "the cluster configuration step"
+expect '^      ~ property no-quorum-policy: ignore → stop' "the property"
+expect '^      ~ resource default resource-stickiness: 100 → INFINITY' "the resource default"
+expect '^      \+ resource vip-slave ' "the deleted ro VIP"
+expect '^      ~ pgsql op stop: timeout 120s → 60s' "the operation timeout"
+expect '^      \+ constraint order demote msPostgresql then stop master-group' "the removed constraint"
+apply
+plan
+[ "$rc" = 0 ] || fail "plan after the CIB repair exited $rc: $out"
+[ "$(on node1 "crm_attribute --type crm_config --name no-quorum-policy --query --quiet")" = stop ] || fail "no-quorum-policy not repaired"
+on node1 "cibadmin --query --scope constraints" | grep -q "id=\"$demote_order\"" || fail "constraint $demote_order not back"
+on node1 "cibadmin --query --scope resources" | grep -o '<op [^>]*name="stop"[^>]*id="pgsql-stop[^>]*>' | grep -q 'timeout="60s"' \
+  || fail "the stop timeout is not back to 60s"
+ro=$(where node1 vip-slave)
+case $ro in node2|node3) ;; *) fail "the ro VIP is on '$ro' after the repair" ;; esac
+[ "$(promoted node1)" = "$primary" ] || fail "the primary moved"
+[ "$(on "$primary" "head -1 /var/lib/postgresql/15/pgha/postmaster.pid")" = "$primary_pid" ] || fail "the primary was restarted by the CIB repair"
+echo "property, resource default, ro VIP, constraint, op timeout: shown, repaired in one push; ro VIP back on $ro; the primary kept running"
