@@ -42,6 +42,36 @@ enum PlanBench {
             floor.append(ContinuousClock.now - started)
         }
 
+        // The same floor running pgha's own fact scripts (kept by one plan with
+        // PGHA_DUMP_FACT_SCRIPTS): what the probes cost on the hosts, without pgha around them.
+        let dump = NSTemporaryDirectory() + "pgha-bench-facts-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dump, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dump) }
+        var dumpEnv = env
+        dumpEnv["PGHA_DUMP_FACT_SCRIPTS"] = dump
+        _ = try runProcess(pgha, ["plan", spec, "-i", inventory], environment: dumpEnv)
+        let scripts = try endpoints.map { endpoint -> Data in
+            guard let data = FileManager.default.contents(atPath: "\(dump)/\(endpoint.name).sh") else {
+                throw TransportBench.Failure(description: "pgha plan left no fact script for \(endpoint.name)")
+            }
+            return data
+        }
+        var probes: [Duration] = []
+        for _ in 0..<runs {
+            let started = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (endpoint, script) in zip(endpoints, scripts) {
+                    group.addTask {
+                        let transport = try await makeTransport(.libssh2, endpoint: endpoint)
+                        _ = try await transport.exec("bash -s", stdin: script)
+                        await transport.close()
+                    }
+                }
+                try await group.waitForAll()
+            }
+            probes.append(ContinuousClock.now - started)
+        }
+
         // pgha plan as a user runs it (process start included).
         var walls: [Duration] = []
         var tripsLine = "?", changes = "?"
@@ -53,13 +83,16 @@ enum PlanBench {
             changes = status == 0 ? "no changes" : "changes pending"
             if let match = output.range(of: #"\d+ round trips? per host"#, options: .regularExpression) { tripsLine = String(output[match]) }
         }
-        let floorMedian = TransportBench.median(floor), pghaMedian = TransportBench.median(walls)
-        let ratio = Double(pghaMedian.components.attoseconds / 1_000_000_000_000 + pghaMedian.components.seconds * 1_000_000)
-            / Double(floorMedian.components.attoseconds / 1_000_000_000_000 + floorMedian.components.seconds * 1_000_000)
+        let floorMedian = TransportBench.median(floor), probesMedian = TransportBench.median(probes)
+        let pghaMedian = TransportBench.median(walls)
+        func ratio(_ a: Duration, _ b: Duration) -> String { String(format: "%.2f", seconds(a) / seconds(b)) }
         print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; \(nodes) test-bed hosts; median of \(runs) runs")
-        print("floor (fresh libssh2 connections, 1 round trip per host, in parallel): \(TransportBench.ms(floorMedian))")
-        print("pgha plan \(spec) (\(changes); facts: \(tripsLine)): \(TransportBench.ms(pghaMedian)) wall, \(String(format: "%.2f", ratio))× the floor")
+        print("floor: fresh libssh2 connections in parallel, 1 round trip per host running `true`:   \(TransportBench.ms(floorMedian).leftPad(9))")
+        print("floor: the same, running pgha's own fact script (the probes' cost on the hosts):   \(TransportBench.ms(probesMedian).leftPad(9))")
+        print("pgha plan (\(changes); facts: \(tripsLine); process start included):          \(TransportBench.ms(pghaMedian).leftPad(9))  = \(ratio(pghaMedian, floorMedian))× the first floor, \(ratio(pghaMedian, probesMedian))× the second")
     }
+
+    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
     static func number(_ value: String?, _ option: String) throws -> Int {
         guard let value, let n = Int(value), n > 0 else { throw TransportBench.Failure(description: "\(option) needs a positive number") }

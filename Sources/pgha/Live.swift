@@ -51,17 +51,20 @@ struct LiveSession {
     func plan() async throws -> LivePlan {
         let facts: [String: Facts]
         let factsStart = Date()
-        defer { if verbose { log("facts gathered in \(seconds(since: factsStart))") } }
         do { facts = try await executor.gatherFacts() } catch {
             log("error: gathering facts failed: \(error)")
             await close()
             throw ExitCode.failure
         }
+        if verbose { log("facts gathered in \(seconds(since: factsStart))") }
+        let decideStart = Date()
+        defer { if verbose { log("decided in \(seconds(since: decideStart))") } }
         let spec = loaded.spec
         var plan = LivePlan(cluster: spec.name, pcsDialect: loaded.dialect.rawValue, hosts: [])
+        let decisions = executor.plan(facts)
         for node in spec.nodes {
             var host = LivePlan.Host(name: node.name, address: node.address, unchanged: 0, changes: [])
-            for (step, change) in executor.plan(facts) where step.host == node.name {
+            for (step, change) in decisions where step.host == node.name {
                 switch change {
                 case .success(nil): host.unchanged += 1
                 case .success(let change?):
