@@ -62,8 +62,7 @@ public struct ClusterConfigStep: Step {
     public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
         let desired = try desired()
         guard let live = try live(facts), live.holdsAnyResource(of: desired) else {
-            try await connection.upload(Data(createScript.utf8), to: Self.createPath, mode: 0o700, owner: "root", group: "root")
-            _ = try await run("bash \(Self.createPath)", on: connection)
+            try await create(on: connection)
             return
         }
         let script: String?
@@ -72,5 +71,34 @@ public struct ClusterConfigStep: Step {
         // The CIB holds no secrets by design (the pgsql resource has no password), so neither does this.
         try await connection.upload(Data(script.utf8), to: Self.repairPath, mode: 0o700, owner: "root", group: "root")
         _ = try await run("bash \(Self.repairPath)", on: connection)
+    }
+
+    /// The first configuration. In sync mode the agent may promote a fresh clone instead of the
+    /// intended primary (their WAL positions are equal), so the standbys' nodes are held in
+    /// standby until the intended primary is promoted, then released.
+    func create(on connection: HostConnection) async throws {
+        let standbys = spec.standbys.map(\.name)
+        let pin = spec.replication.mode == .sync && !standbys.isEmpty
+        func standby(_ on: Bool) -> String {
+            standbys.map { "crm_attribute --node \(shellWord($0)) --name standby " + (on ? "--update on" : "--delete") }.joined(separator: " && ")
+        }
+        if pin { _ = try await run(standby(true), on: connection, display: "hold \(standbys.joined(separator: ", ")) in standby until \(spec.primary) is promoted") }
+        try await connection.upload(Data(createScript.utf8), to: Self.createPath, mode: 0o700, owner: "root", group: "root")
+        _ = try await run("bash \(Self.createPath)", on: connection)
+        guard pin else { return }
+        let promoted = dialect == .v0_11 ? "Promoted" : "Master"
+        var last = "no status"
+        for _ in 0..<240 {
+            let xml = try await connection.run("crm_mon -1 --output-as=xml", stdin: nil).stdout
+            let nodes = CrmMonStatus.parse(xml)?.nodes(of: spec.pacemaker.pgsqlResource, role: promoted) ?? []
+            if nodes == [spec.primary] { break }
+            last = nodes.isEmpty ? "promoted nowhere" : "promoted on \(nodes.joined(separator: ", "))"
+            try await Task.sleep(nanoseconds: 500_000_000)
+        }
+        _ = try await run(standby(false), on: connection, display: "release \(standbys.joined(separator: ", ")) from standby")
+        let xml = try await connection.run("crm_mon -1 --output-as=xml", stdin: nil).stdout
+        if CrmMonStatus.parse(xml)?.nodes(of: spec.pacemaker.pgsqlResource, role: promoted) != [spec.primary] {
+            throw fail("\(spec.primary) was not promoted within 120 s (\(last))")
+        }
     }
 }
