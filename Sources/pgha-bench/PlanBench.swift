@@ -49,7 +49,8 @@ enum PlanBench {
         defer { try? FileManager.default.removeItem(atPath: dump) }
         var dumpEnv = env
         dumpEnv["PGHA_DUMP_FACT_SCRIPTS"] = dump
-        _ = try runProcess(pgha, ["plan", spec, "-i", inventory], environment: dumpEnv)
+        let (status, output) = try runProcess(pgha, ["plan", spec, "-i", inventory], environment: dumpEnv)
+        guard status == 0 || status == 2 else { throw TransportBench.Failure(description: "pgha plan exited \(status): \(output)") }
         let scripts = try endpoints.map { endpoint -> Data in
             guard let data = FileManager.default.contents(atPath: "\(dump)/\(endpoint.name).sh") else {
                 throw TransportBench.Failure(description: "pgha plan left no fact script for \(endpoint.name)")
@@ -109,6 +110,9 @@ enum PlanBench {
         let nodeList = names.enumerated().map { "  - name: \($1)\n    address: 10.77.0.\(11 + $0)" }.joined(separator: "\n")
         spec = spec.replacingOccurrences(of: #"nodes:\n(  - name: .*\n    address: .*\n)+"#, with: "nodes:\n\(nodeList)\n", options: .regularExpression)
         spec = spec.replacingOccurrences(of: "pcmk_host_list: node1 node2 node3", with: "pcmk_host_list: \(names.joined(separator: " "))")
+        // More standbys need more WAL senders and clone instances.
+        spec = spec.replacingOccurrences(of: "    lc_messages: C\n", with: "    lc_messages: C\n    max_wal_senders: \(nodes + 4)\n")
+        spec = spec.replacingOccurrences(of: "  pgsql:\n", with: "  pgsql:\n    clone_options:\n      clone_max: \(max(nodes, 5))\n")
         var inventory = "defaults:\n  user: root\n  key: \(repo)/.testbed/id_ed25519\n  known_hosts: \(repo)/.testbed/known_hosts\n  transport: libssh2\nhosts:\n"
         for (index, name) in names.enumerated() { inventory += "  \(name):\n    address: 10.77.0.\(11 + index)\n" }
         try spec.write(toFile: directory + "/spec.yaml", atomically: true, encoding: .utf8)
