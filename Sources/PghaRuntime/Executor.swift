@@ -81,6 +81,19 @@ public struct Executor: Sendable {
         return Facts(FactScript.parse(result.stdout))
     }
 
+    /// Each host's OS and pcs (Platform.probe), hosts in parallel, in `order`.
+    public static func identify(_ connections: [String: any HostConnection], order: [String]) async throws -> [(host: String, platform: Platform)] {
+        try await withThrowingTaskGroup(of: (String, Platform).self) { group in
+            for host in order {
+                guard let connection = connections[host] else { continue }
+                group.addTask { (host, Platform(try await facts(Platform.probe, on: connection))) }
+            }
+            var found: [String: Platform] = [:]
+            for try await (host, platform) in group { found[host] = platform }
+            return order.compactMap { host in found[host].map { (host, $0) } }
+        }
+    }
+
     /// What each step would do given the facts gathered before anything changed.
     public func plan(_ facts: [String: Facts]) -> [(step: any Step, change: Result<Change?, Error>)] {
         steps.map { step in (step, Result { try step.decide(facts[step.host] ?? Facts([:])) }) }

@@ -112,6 +112,13 @@ public struct OSRelease: Equatable, Sendable {
     public var idLike: [String]
     public var prettyName: String
 
+    public init(id: String, versionID: String, idLike: [String], prettyName: String) {
+        self.id = id
+        self.versionID = versionID
+        self.idLike = idLike
+        self.prettyName = prettyName
+    }
+
     public enum Family: String, Sendable { case debian, el, unknown }
     public var family: Family {
         let ids = [id] + idLike

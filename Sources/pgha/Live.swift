@@ -9,6 +9,8 @@ import PghaSpec
 /// facts gathered in one batched round trip per host, hosts in parallel.
 struct LiveSession {
     let loaded: Loaded
+    /// How the pcs dialect was chosen, for the plan's first line.
+    let dialectNote: String
     let steps: [any Step]
     let connections: [String: any HostConnection]
     let executor: Executor
@@ -19,7 +21,7 @@ struct LiveSession {
     /// Resolves every secret before any host is touched; they are needed to compare too
     /// (the hacluster password against /etc/shadow, .pgpass by digest).
     static func open(_ inputs: Inputs, rebuild: [String], verbose: Bool, runID: String? = nil) async throws -> LiveSession {
-        let loaded = try Loaded.load(inputs, requireInventory: true)
+        var loaded = try Loaded.load(inputs, requireInventory: true, requireDialect: false)
         guard let inventory = loaded.inventory else { throw ExitCode.failure }
         let spec = loaded.spec
         for node in rebuild where spec.node(named: node) == nil {
@@ -34,16 +36,28 @@ struct LiveSession {
             report([Diagnostic(file: inputs.spec, line: 0, column: 0, message: "\(error)")])
             throw ExitCode.failure
         }
-        let files = try loaded.render(secrets: true)
         let counter = RoundTrips()
         let connectStart = Date()
         let connections = try await connect(spec, inventory, verbose: verbose, secrets: [replication, hacluster], counter: counter)
         if verbose { log("connected to \(connections.count) hosts in \(seconds(since: connectStart))") }
+        // First round trip: what the hosts are; their pcs decides the dialect.
+        let dialectNote: String
+        do {
+            let platforms = try await Executor.identify(connections, order: spec.nodes.map(\.name))
+            let choice = try DialectChoice.choose(declared: loaded.declaredDialect, platforms: platforms)
+            loaded.dialect = choice.0
+            dialectNote = choice.1
+        } catch {
+            for connection in connections.values { await (connection as? TransportConnection)?.transport.close() }
+            report([Diagnostic(file: inputs.spec, line: 0, column: 0, message: "\((error as? DialectChoice.Problem)?.description ?? "\(error)")")])
+            throw ExitCode.failure
+        }
+        let files = try loaded.render(secrets: true)
         let context = BootstrapContext(spec: spec, dialect: loaded.dialect, files: files, replicationPassword: replication,
                                        haclusterPassword: hacluster, rebuild: Set(rebuild),
                                        runID: runID ?? BootstrapContext.newRunID())
         let steps = BootstrapSteps.make(plan: BootstrapPlan(spec: spec, dialect: loaded.dialect), context: context)
-        return LiveSession(loaded: loaded, steps: steps, connections: connections,
+        return LiveSession(loaded: loaded, dialectNote: dialectNote, steps: steps, connections: connections,
                            executor: Executor(steps: steps, connections: connections), counter: counter, verbose: verbose, runID: context.runID)
     }
 
@@ -60,7 +74,7 @@ struct LiveSession {
         let decideStart = Date()
         defer { if verbose { log("decided in \(seconds(since: decideStart))") } }
         let spec = loaded.spec
-        var plan = LivePlan(cluster: spec.name, pcsDialect: loaded.dialect.rawValue, hosts: [])
+        var plan = LivePlan(cluster: spec.name, pcsDialect: loaded.dialect.rawValue, pcsDialectNote: dialectNote, hosts: [])
         let decisions = executor.plan(facts)
         for node in spec.nodes {
             var host = LivePlan.Host(name: node.name, address: node.address, unchanged: 0, changes: [])
@@ -113,6 +127,7 @@ struct LivePlan: Codable, Equatable {
     }
     var cluster: String
     var pcsDialect: String
+    var pcsDialectNote: String
     var hosts: [Host]
 
     var pendingCount: Int { hosts.reduce(0) { $0 + $1.changes.count } }
@@ -133,7 +148,7 @@ struct LivePlan: Codable, Equatable {
     /// The plan as people read it; `!` (destructive) and errors in red on a terminal.
     func text(color: Bool) -> String {
         func red(_ s: String) -> String { color ? "\u{1B}[31m\(s)\u{1B}[0m" : s }
-        var out = ""
+        var out = "\(pcsDialectNote)\n"
         for host in hosts {
             out += "\(host.name) (\(host.address)): \(host.changes.count) to change, \(host.unchanged) already right\n"
             for change in host.changes {

@@ -31,10 +31,15 @@ struct Inputs: ParsableArguments {
 struct Loaded {
     var spec: ClusterSpec
     var inventory: Inventory?
+    /// The dialect to generate for: the one named (--pcs-dialect, spec, inventory), or, for live
+    /// commands, the one detected on the hosts (LiveSession sets it).
     var dialect: ClusterSpec.PcsDialect
+    /// What --pcs-dialect, the spec or the inventory named, if anything.
+    var declaredDialect: ClusterSpec.PcsDialect?
     var templates: TemplateSet
 
-    static func load(_ inputs: Inputs, requireInventory: Bool = false) throws -> Loaded {
+    /// `requireDialect: false` (plan, apply): the hosts' pcs decides when nothing names one.
+    static func load(_ inputs: Inputs, requireInventory: Bool = false, requireDialect: Bool = true) throws -> Loaded {
         var diagnostics: [Diagnostic] = []
         let specResult = SpecLoader.load(path: inputs.spec)
         diagnostics += specResult.diagnostics
@@ -63,14 +68,14 @@ struct Loaded {
             }
         } else if let spec = specResult.value {
             dialect = spec.dialect(with: inventory)
-            if dialect == nil {
+            if dialect == nil && requireDialect {
                 diagnostics.append(Diagnostic(file: inputs.spec, line: 0, column: 0,
-                    message: "pacemaker.pcs_dialect is not set here nor in the inventory; name one of 0.9, 0.10, 0.11"))
+                    message: "pacemaker.pcs_dialect is not set here nor in the inventory; name one of 0.9, 0.10, 0.11 (a live plan or apply detects it on the hosts)"))
             }
         }
         report(diagnostics)
-        guard !diagnostics.hasErrors, let spec = specResult.value, let dialect else { throw ExitCode.failure }
-        return Loaded(spec: spec, inventory: inventory, dialect: dialect, templates: templates)
+        guard !diagnostics.hasErrors, let spec = specResult.value, dialect != nil || !requireDialect else { throw ExitCode.failure }
+        return Loaded(spec: spec, inventory: inventory, dialect: dialect ?? .v0_11, declaredDialect: dialect, templates: templates)
     }
 
     func render(secrets: Bool) throws -> [RenderedFile] {
