@@ -112,15 +112,13 @@ public enum BootstrapSteps {
                                       sharedState: SharedFacts.pg(c.spec))
 
         case "firewall":
-            let services = c.spec.os.firewall == .disabled ? ["firewalld", "ufw"] : []
-            return shell([("firewall", services.map { "echo \($0)=$(systemctl is-active \($0) 2>/dev/null || true)" }.joined(separator: "; "))],
-                         decide: { f in
-                let active = (f["firewall"] ?? "").split(separator: "\n").filter { $0.hasSuffix("=active") }.map { String($0.split(separator: "=")[0]) }
-                return active.isEmpty ? nil : Change(.update, "stop and disable \(active.joined(separator: ", "))")
+            let mode = c.spec.os.firewall
+            let ports = FirewallPlan.ports(postgresPort: pg.port)
+            return shell([("firewall", FirewallPlan.probe)], decide: { f in
+                try FirewallPlan.commands(mode: mode, probe: f["firewall"] ?? "", ports: ports, host: host).map { Change(.update, $0.summary) }
             }, apply: { step, f, connection in
-                for line in (f["firewall"] ?? "").split(separator: "\n") where line.hasSuffix("=active") {
-                    let service = String(line.split(separator: "=")[0])
-                    _ = try await step.run(service == "ufw" ? "ufw disable" : "systemctl disable --now \(service)", on: connection)
+                for command in try FirewallPlan.commands(mode: mode, probe: f["firewall"] ?? "", ports: ports, host: host)?.commands ?? [] {
+                    _ = try await step.run(command, on: connection)
                 }
             })
 
@@ -136,15 +134,46 @@ public enum BootstrapSteps {
             })
 
         case "time-sync":
-            let service = c.spec.os.timeSync.rawValue
-            return shell([("time-sync", "for s in chrony chronyd ntp ntpd; do echo \"$s=$(systemctl is-active $s 2>/dev/null)\"; done")],
-                         decide: { f in
-                let active = (f["time-sync"] ?? "").split(separator: "\n").contains { $0.hasPrefix(service) && $0.hasSuffix("=active") }
-                return active ? nil : Change(.update, "install, enable and start \(service)")
-            }, apply: { step, _, connection in
-                let package = service
-                _ = try await step.run("command -v apt-get >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \(package) || yum install -y \(package)", on: connection)
-                _ = try await step.run("systemctl enable --now \(service) 2>/dev/null || systemctl enable --now \(service)d", on: connection)
+            let service = c.spec.os.timeSync, servers = c.spec.os.timeServers
+            let probe = TimeSyncPlan.probe(service)
+            let units = TimeSyncPlan.units(service)
+            @Sendable func describe(_ actions: [TimeSyncPlan.Action], _ state: TimeSyncPlan.State) -> Change? {
+                guard !actions.isEmpty else { return nil }
+                var words: [String] = [], diff: String?
+                for action in actions {
+                    switch action {
+                    case .install: words.append("install \(service.rawValue), servers \(servers.joined(separator: ", ")), enable and start it")
+                    case let .configure(path, content, restart):
+                        words.append("servers \(servers.joined(separator: ", ")) in \(path)\(restart ? ", restart" : "")")
+                        diff = unifiedDiff(old: state.content ?? "", new: content, oldName: path, newName: path)
+                    case .enable: words.append("enable and start \(service.rawValue)")
+                    }
+                }
+                return Change(actions.first == .install ? .create : .update, words.joined(separator: "; "), diff: diff)
+            }
+            return shell([("time-sync", probe)], decide: { f in
+                let state = TimeSyncPlan.State(f["time-sync"] ?? "")
+                return describe(TimeSyncPlan.actions(service: service, servers: servers, state: state), state)
+            }, apply: { step, f, connection in
+                var state = TimeSyncPlan.State(f["time-sync"] ?? "")
+                var actions = TimeSyncPlan.actions(service: service, servers: servers, state: state)
+                if actions.first == .install {
+                    _ = try await step.run("if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 \(service.rawValue); else yum install -y \(service.rawValue); fi", on: connection)
+                    state = TimeSyncPlan.State(try await step.run(probe, on: connection, display: "read the \(service.rawValue) configuration").stdout)
+                    actions = TimeSyncPlan.actions(service: service, servers: servers, state: state)
+                    if actions.first == .install { throw step.fail("\(service.rawValue) is installed but none of \(TimeSyncPlan.configPaths(service).joined(separator: ", ")) exists") }
+                }
+                let anyUnit = { (verb: String) in units.map { "systemctl \(verb) \($0) 2>/dev/null" }.joined(separator: " || ") }
+                for action in actions {
+                    switch action {
+                    case .install: break
+                    case let .configure(path, content, restart):
+                        try await connection.upload(Data(content.utf8), to: path, mode: 0o644, owner: "root", group: "root")
+                        if restart { _ = try await step.run(anyUnit("restart"), on: connection) }
+                    case .enable:
+                        _ = try await step.run(anyUnit("enable --now"), on: connection)
+                    }
+                }
             })
 
         case "cluster-packages", "postgresql-packages", "build-packages":
