@@ -72,5 +72,5 @@ mkdir -p "$tmp/tpl" && printf 'port = {{ pg.prot }}\n' > "$tmp/tpl/postgresql.co
 run 1 "$pgha" validate specs/testbed.yaml --templates "$tmp/tpl"
 grep -q "postgresql.conf.stencil:1:11: error: unknown variable 'pg.prot'; did you mean 'pg.port'?" <<<"$out" || fail "template typo: $out"
 
-run 64 "$pgha" frobnicate
+run 1 "$pgha" frobnicate   # usage errors exit 1 like every error (plan: 0, 2, 1)
 echo "cli: all checks passed"
