@@ -229,13 +229,20 @@ struct SpecDecoder {
         return install
     }
 
-    /// "postgresql-11.10.tar.gz" → "11.10"
+    /// The version in a source tarball's name: upstream's "postgresql-11.10.tar.gz" → "11.10", or
+    /// Debian's orig tarball of its postgresql-V source package, "postgresql-15_15.20.orig.tar.bz2" → "15.20".
     static func versionFromTarball(_ path: String) -> String? {
         let name = (path as NSString).lastPathComponent
-        guard let range = name.range(of: "^postgresql-([0-9]+(\\.[0-9]+)*)\\.(tar\\.gz|tgz|tar\\.bz2|tar\\.xz)$",
-                                     options: .regularExpression) else { return nil }
-        let base = String(name[range]).dropFirst("postgresql-".count)
-        return base.components(separatedBy: ".tar").first.map { $0.replacingOccurrences(of: ".tgz", with: "") }
+        let pattern = #"^postgresql-(?:([0-9]+)_)?([0-9]+(?:\.[0-9]+)*)(?:\.orig)?\.(?:tar\.gz|tgz|tar\.bz2|tar\.xz)$"#
+        guard let regex = try? NSRegularExpression(pattern: pattern),
+              let match = regex.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)),
+              let versionRange = Range(match.range(at: 2), in: name) else { return nil }
+        let version = String(name[versionRange])
+        // Debian's name repeats the major version: postgresql-15_15.20; both must agree.
+        if let majorRange = Range(match.range(at: 1), in: name), version.split(separator: ".").first.map(String.init) != String(name[majorRange]) {
+            return nil
+        }
+        return version
     }
 
     func decodeReplication(_ node: Yams.Node?) -> ClusterSpec.Replication? {

@@ -144,7 +144,9 @@ struct SpecValidator {
             if let tarball = pg.install.tarball {
                 checkPath(tarball, "postgresql.install.tarball")
                 if pg.install.sourceVersion == nil {
-                    r.error("postgresql.install.tarball", "cannot read the version from '\((tarball as NSString).lastPathComponent)'; name it postgresql-X.Y.tar.gz or set source_version")
+                    r.error("postgresql.install.tarball", "cannot read the version from '\((tarball as NSString).lastPathComponent)'; name it postgresql-X.Y.tar.gz (upstream) or postgresql-X_X.Y.orig.tar.bz2 (Debian), or set source_version")
+                } else if let named = SpecDecoder.versionFromTarball(tarball), let version = pg.install.sourceVersion, named != version {
+                    r.error("postgresql.install.source_version", "\(version) is not the version in the tarball's name (\(named)): pgha would build \(named) and never see \(version) installed")
                 }
             }
             if let version = pg.install.sourceVersion, Int(version.split(separator: ".").first ?? "") != pg.version {

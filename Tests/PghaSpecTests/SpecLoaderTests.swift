@@ -131,6 +131,37 @@ final class SpecLoaderTests: XCTestCase {
         ])
     }
 
+    /// Upstream's tarball name and Debian's orig tarball name both give the version.
+    func testSourceTarballNames() throws {
+        func source(_ tarball: String, extra: String = "", version: Int = 15) -> LoadResult<ClusterSpec> {
+            load(Self.minimal
+                .replacingOccurrences(of: "  version: 16", with: "  version: \(version)")
+                .replacingOccurrences(of: "  install: {method: package, distribution: debian}",
+                                      with: "  install: {method: source, tarball: \(tarball), prefix: /opt/pg\(extra)}"))
+        }
+        for (name, version) in [("postgresql-15.20.tar.gz", "15.20"), ("postgresql-15.20.tar.bz2", "15.20"),
+                                ("postgresql-15_15.20.orig.tar.bz2", "15.20"), ("postgresql-15_15.8.orig.tar.gz", "15.8")] {
+            let result = source("/var/tmp/src/\(name)")
+            XCTAssertEqual(result.value?.postgresql.install.sourceVersion, version, "\(name): \(result.diagnostics)")
+            XCTAssertEqual(result.value?.postgresql.binDir, "/opt/pg/bin", name)
+        }
+        XCTAssertEqual(source("/x/postgresql-11_11.10.orig.tar.bz2", version: 11).value?.postgresql.install.sourceVersion, "11.10")
+        // The major in Debian's package name must be the tarball's.
+        XCTAssertEqual(source("/x/postgresql-15_16.1.orig.tar.bz2").diagnostics.map(\.message), [
+            "postgresql.install.tarball: cannot read the version from 'postgresql-15_16.1.orig.tar.bz2'; name it postgresql-X.Y.tar.gz (upstream) or postgresql-X_X.Y.orig.tar.bz2 (Debian), or set source_version",
+        ])
+        XCTAssertEqual(source("/x/pg.tar.bz2").diagnostics.map(\.message), [
+            "postgresql.install.tarball: cannot read the version from 'pg.tar.bz2'; name it postgresql-X.Y.tar.gz (upstream) or postgresql-X_X.Y.orig.tar.bz2 (Debian), or set source_version",
+        ])
+        XCTAssertEqual(source("/x/pg.tar.bz2, source_version: '15.3'").value?.postgresql.install.sourceVersion, "15.3")
+        XCTAssertEqual(source("/x/postgresql-15_15.20.orig.tar.bz2, source_version: '15.19'").diagnostics.map(\.message), [
+            "postgresql.install.source_version: 15.19 is not the version in the tarball's name (15.20): pgha would build 15.20 and never see 15.19 installed",
+        ])
+        XCTAssertEqual(source("/x/postgresql-15.20.tar.gz", version: 16).diagnostics.map(\.message), [
+            "postgresql.install.source_version: source version 15.20 is not PostgreSQL 16 (postgresql.version)",
+        ])
+    }
+
     func testVIPOutsideSomeNodesSubnet() {
         let yaml = Self.minimal.replacingOccurrences(of: "{name: n3, address: 10.1.0.3}", with: "{name: n3, address: 10.2.0.3}")
         XCTAssertEqual(load(yaml).diagnostics.map(\.message), [
