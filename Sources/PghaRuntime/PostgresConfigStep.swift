@@ -67,7 +67,7 @@ public struct PostgresConfigStep: Step {
     }
 
     /// Settings whose value differs between two postgresql.conf texts (added, removed or changed).
-    static func changedSettings(_ old: String, _ new: String) -> [String] {
+    public static func changedSettings(_ old: String, _ new: String) -> [String] {
         func parse(_ text: String) -> [String: String] {
             var values: [String: String] = [:]
             for raw in text.split(separator: "\n") {
