@@ -83,11 +83,38 @@ struct Apply: AsyncParsableCommand {
         let applyStart = Date()
         let progress = Progress(live: format == .text)
         let outcomes = await session.executor.apply { event in progress.show(event) }
-        await session.close()
         let report = ApplyReport.make(plan: plan, outcomes: outcomes, steps: session.steps, spec: spec,
                                       records: progress.records, seconds: Date().timeIntervalSince(applyStart))
-        if format == .json { printJSON(report) } else { print(report.text(), terminator: "") }
+        let status = report.ok ? await Self.clusterStatus(session) : nil
+        await session.close()
+        if format == .json { printJSON(report) } else { print(report.text(), terminator: ""); if let status { print(status) } }
         if !report.ok { throw ExitCode.failure }
+    }
+
+    /// One line on the cluster as its own tools see it: where the primary is, and each standby's
+    /// replication state as the primary reports it (the promoted node may not be the first one).
+    static func clusterStatus(_ session: LiveSession) async -> String? {
+        let spec = session.loaded.spec
+        guard let any = session.connections[spec.primary] ?? session.connections.values.first,
+              let xml = try? await any.run("crm_mon -1 --output-as=xml", stdin: nil).stdout,
+              let status = CrmMonStatus.parse(xml) else { return nil }
+        let promotedRole = session.loaded.dialect == .v0_11 ? "Promoted" : "Master"
+        let resource = spec.pacemaker.pgsqlResource
+        guard let primary = status.nodes(of: resource, role: promotedRole).first else { return "Cluster: \(resource) is promoted nowhere yet." }
+        let ro = spec.vips.readOnly.flatMap { vip in status.nodes(of: vip.resource, role: "Started").first.map { (vip, $0) } }
+        var replication: [String: String] = [:]
+        let pg = spec.postgresql
+        if let connection = session.connections[primary],
+           let rows = try? await connection.run("cd / && runuser -u \(shellWord(pg.osUser.name)) -- \(pg.binDir)/psql -X -At -F ' ' -p \(pg.port) -c 'select application_name, state, sync_state from pg_stat_replication'", stdin: nil).stdout {
+            for line in rows.split(separator: "\n") {
+                let f = line.split(separator: " ").map(String.init)
+                if f.count == 3 { replication[f[0]] = "\(f[1]) \(f[2])" }
+            }
+        }
+        let standbys = spec.nodes.map(\.name).filter { $0 != primary }.map { node in
+            "\(node) \(replication[node] ?? "not streaming")" + (ro?.1 == node ? " (ro VIP \(ro!.0.ip))" : "")
+        }
+        return "Cluster: primary \(primary) (rw VIP \(spec.vips.readWrite.ip)); standbys: \(standbys.joined(separator: ", "))."
     }
 
     /// The inputs a saved plan was made from, refused when any of them changed since.

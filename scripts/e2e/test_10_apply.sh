@@ -23,6 +23,8 @@ start=$SECONDS
 bootstrap=$((SECONDS - start))
 grep -q "^Apply complete" /tmp/pgha-e2e-apply1.log || fail "no completion line"
 [ "$(on node3 "cat $data.pgha-old-*/notes.txt")" = keep-me ] || fail "node3's old data directory was not kept"
+grep -qE "^Cluster: primary node1 \(rw VIP 10.77.0.100\); standbys: node2 streaming async.*, node3 streaming async" /tmp/pgha-e2e-apply1.log \
+  || { tail -3 /tmp/pgha-e2e-apply1.log; fail "no cluster status line after the bootstrap"; }
 if grep -q -- "$PGHA_REPLICATION_PASSWORD\|$PGHA_HACLUSTER_PASSWORD" /tmp/pgha-e2e-apply1.log; then fail "a secret was printed"; fi
 
 # The cluster's own view.
