@@ -176,7 +176,7 @@ public enum BootstrapSteps {
                 }
             })
 
-        case "cluster-packages", "postgresql-packages", "build-packages":
+        case "cluster-packages", "postgresql-packages":
             let names: [String]
             switch planned.name {
             case "cluster-packages": names = ["pacemaker", "corosync", "pcs", "resource-agents", "fence-agents"]
@@ -192,6 +192,83 @@ public enum BootstrapSteps {
                 let installed = parseInstalledPackages(f["packages:\(planned.name)"] ?? "")
                 let missing = names.filter { installed[$0] == nil }.joined(separator: " ")
                 _ = try await step.run("if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 \(missing); else yum install -y \(missing); fi", on: connection)
+            })
+
+        case "build-packages":
+            // The spec's list, or seed 000's EL list and its Debian equivalents: the host's OS family picks.
+            let asked = SourceBuild.probedBuildPackages(pg)
+            let query = "if command -v dpkg-query >/dev/null; then dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' \(asked.joined(separator: " ")); else rpm -q --qf '%{NAME}\\tinstall ok installed\\t%{VERSION}-%{RELEASE}\\n' \(asked.joined(separator: " ")) | grep -v 'is not installed'; fi"
+            @Sendable func missing(_ f: Facts) throws -> [String] {
+                guard let names = SourceBuild.buildPackages(pg, osRelease: f["os-release"]) else {
+                    throw StepFailure(host: host, step: planned.name, message: "/etc/os-release names neither an EL nor a Debian family, so pgha cannot pick the build packages; list them in postgresql.install.build_packages")
+                }
+                let installed = parseInstalledPackages(f["packages:build"] ?? "")
+                return names.filter { installed[$0] == nil }
+            }
+            return shell([("os-release", "cat /etc/os-release"), ("packages:build", query)], decide: { f in
+                let names = try missing(f)
+                return names.isEmpty ? nil : Change(.create, "install \(names.joined(separator: " "))")
+            }, apply: { step, f, connection in
+                let names = try missing(f).joined(separator: " ")
+                _ = try await step.run("if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 \(names); else yum install -y \(names); fi", on: connection)
+            })
+
+        case "postgresql-build":
+            guard let prefix = pg.install.prefix, let tarball = pg.install.tarball, let version = pg.install.sourceVersion else {
+                return missing(planned, "the spec's source install names no prefix, tarball or version")
+            }
+            let group = pg.osUser.group
+            let directory = SourceBuild.buildDirectory(version: version)
+            let tarballName = (tarball as NSString).lastPathComponent
+            @Sendable func decision(_ f: Facts) throws -> (work: SourceBuild.Work, change: Change)? {
+                let installed = SourceBuild.Installed(f["postgresql-build"] ?? "")
+                if let pid = installed.building {
+                    throw StepFailure(host: host, step: planned.name, message: "a build is still running in \(directory) (pid \(pid)); wait for it to end or stop it, then re-run")
+                }
+                let found = SourceBuild.decide(installed, version: version, prefix: prefix, flags: pg.install.configureFlags,
+                                               tarball: tarball, user: user, group: group)
+                if found?.work == .build && !FileManager.default.isReadableFile(atPath: tarball) {
+                    throw StepFailure(host: host, step: planned.name, message: "\(found!.change.summary), but the tarball \(tarball) is not readable on this machine")
+                }
+                return found
+            }
+            return shell([("postgresql-build", SourceBuild.probe(prefix: prefix, buildDirectory: directory))], decide: { f in
+                try decision(f)?.change
+            }, apply: { step, f, connection in
+                guard let work = try decision(f)?.work else { return }
+                if work == .ownership {
+                    _ = try await step.run("chown -R \(shellWord(user)):\(shellWord(group)) \(shellWord(prefix)) && chmod 755 \(shellWord(prefix))", on: connection)
+                    return
+                }
+                let dir = shellWord(directory)
+                _ = try await step.run("rm -rf \(dir) && mkdir -p \(dir) && chmod 700 \(dir)", on: connection)
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: tarball), options: .mappedIfSafe)
+                try await connection.upload(bytes, to: "\(directory)/\(tarballName)", mode: 0o644, owner: "root", group: "root")
+                let script = SourceBuild.script(tarballName: tarballName, prefix: prefix, flags: pg.install.configureFlags, user: user, group: group)
+                try await connection.upload(Data(script.utf8), to: "\(directory)/build.sh", mode: 0o755, owner: "root", group: "root")
+                // Detached (its own session): a build outlasts the transport's per-command limit.
+                _ = try await step.run("cd \(dir) && { setsid sh -c 'sh ./build.sh > build.log 2>&1; echo $? > build.rc' < /dev/null > /dev/null 2>&1 & echo $! > build.pid; }",
+                                       on: connection, display: "\(directory)/build.sh (detached; output in build.log)")
+                let started = ContinuousClock.now
+                let limit = Duration.seconds(SourceBuild.buildTimeLimit)
+                let poll = "cd \(dir) && for i in $(seq 30); do [ -f build.rc ] && break; kill -0 \"$(cat build.pid)\" 2>/dev/null || break; sleep 2; done; if [ -f build.rc ]; then echo \"rc=$(cat build.rc)\"; elif kill -0 \"$(cat build.pid)\" 2>/dev/null; then echo running; else echo vanished; fi"
+                var state = "running"
+                while state == "running" {
+                    if ContinuousClock.now - started > limit {
+                        _ = try? await connection.run("kill -TERM -- -$(cat \(dir)/build.pid) 2>/dev/null", stdin: nil)
+                        state = "timeout"
+                        break
+                    }
+                    state = try await step.run(poll, on: connection, display: "wait for the build").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                }
+                if state == "rc=0" {
+                    _ = try await step.run("rm -rf \(dir)", on: connection)
+                    return
+                }
+                let log = (try? await connection.run("tail -n 25 \(dir)/build.log", stdin: nil).stdout) ?? ""
+                let how = state == "timeout" ? "did not finish within \(SourceBuild.buildTimeLimit / 60) minutes and was stopped"
+                    : state == "vanished" ? "stopped without an exit status (killed?)" : "failed (exit \(state.dropFirst(3)))"
+                throw step.fail("the build of PostgreSQL \(version) \(how) after \(Int((ContinuousClock.now - started).components.seconds)) s; \(directory) is kept. Last lines of build.log:\n\(log.trimmingCharacters(in: .newlines))")
             })
 
         case "distribution-cluster":
@@ -484,7 +561,10 @@ public enum BootstrapSteps {
             let primaryName = c.spec.primary
             let promoted = c.dialect == .v0_11 ? "Promoted" : "Master"
             let unpromoted = c.dialect == .v0_11 ? "Unpromoted" : "Slave"
-            @Sendable func problems(_ xml: String) -> [String] {
+            // Streaming is seen from the primary's pg_stat_replication; verify runs on the first
+            // primary's host, so it checks streaming when that node is the promoted one.
+            let streamingQuery = "cd / && runuser -u \(shellWord(user)) -- \(pg.binDir)/psql -X -At -p \(pg.port) -c \"select application_name from pg_stat_replication where state = 'streaming'\""
+            @Sendable func problems(_ xml: String, streaming: String) -> [String] {
                 guard let status = CrmMonStatus.parse(xml) else { return ["crm_mon gave no status"] }
                 var problems: [String] = []
                 let primaries = status.nodes(of: resource, role: promoted)
@@ -495,17 +575,23 @@ public enum BootstrapSteps {
                 if let ro, let node = status.nodes(of: ro, role: "Started").first, !standbyNodes.contains(node) { problems.append("\(ro) is not on a standby") }
                 if let ro, status.nodes(of: ro, role: "Started").isEmpty { problems.append("\(ro) is not started") }
                 for failure in status.failures { problems.append("failed \(failure.operation) on \(failure.node): \(failure.status) \(failure.reason)") }
+                if primaries == [host] {
+                    let streams = Set(streaming.split(separator: "\n").map(String.init))
+                    let idle = standbyNodes.filter { !streams.contains($0) }
+                    if !idle.isEmpty { problems.append("\(idle.joined(separator: ", ")) not streaming from \(host)") }
+                }
                 return problems
             }
-            return shell([("crm_mon", "crm_mon -1 --output-as=xml 2>/dev/null")], decide: { f in
-                let found = problems(f["crm_mon"] ?? "")
+            return shell([("crm_mon", "crm_mon -1 --output-as=xml 2>/dev/null"), ("pg.streaming-standbys", SharedFacts.pgValue("streaming"))], decide: { f in
+                let found = problems(f["crm_mon"] ?? "", streaming: f["pg.streaming-standbys"] ?? "")
                 return found.isEmpty ? nil : Change(.update, "wait for the cluster: \(found.joined(separator: "; "))")
             }, apply: { step, _, connection in
                 // Bounded wait; the re-check after apply reports what is still wrong.
                 var last: [String] = []
                 for _ in 0..<180 {
                     let xml = try await connection.run("crm_mon -1 --output-as=xml", stdin: nil).stdout
-                    last = problems(xml)
+                    let streaming = try await connection.run(streamingQuery, stdin: nil).stdout
+                    last = problems(xml, streaming: streaming)
                     if last.isEmpty { return }
                     try await Task.sleep(nanoseconds: 500_000_000)
                 }

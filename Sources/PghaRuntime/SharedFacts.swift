@@ -12,8 +12,8 @@ public enum SharedFacts {
     public static let cib = (variable: cibVariable, command: "cibadmin --query --scope configuration")
 
     /// key=value lines from the running server: role, wal_receiver status, whether the
-    /// replication role can replicate and log in, the restart-only settings and the settings
-    /// waiting for a restart. Empty when PostgreSQL does not answer.
+    /// replication role can replicate and log in, the restart-only settings, the settings
+    /// waiting for a restart, and the standbys streaming from this server. Empty when PostgreSQL does not answer.
     public static func pg(_ spec: ClusterSpec) -> (variable: String, command: String) {
         let pg = spec.postgresql
         let role = spec.replication.user.replacingOccurrences(of: "'", with: "''")
@@ -22,7 +22,8 @@ public enum SharedFacts {
             union all select 'wal_receiver=' || coalesce((select status from pg_stat_wal_receiver limit 1), '') \
             union all select 'replication_role=' || coalesce((select case when rolreplication and rolcanlogin then 't' else 'f' end from pg_roles where rolname = '\(role)'), 'absent') \
             union all select 'restart=' || name from pg_settings where context = 'postmaster' \
-            union all select 'pending=' || name from pg_settings where pending_restart
+            union all select 'pending=' || name from pg_settings where pending_restart \
+            union all select 'streaming=' || application_name from pg_stat_replication where state = 'streaming'
             """
         return (pgVariable, "cd / && runuser -u \(shellWord(pg.osUser.name)) -- \(pg.binDir)/psql -X -At -p \(pg.port) -c \(shellWord(sql))")
     }
