@@ -104,9 +104,7 @@ public struct BootstrapPlan {
         case .package:
             add(host, "postgresql-packages", "ensure installed: \(pg.install.packages.joined(separator: " ")) (\(pg.install.distribution.rawValue))")
         case .source:
-            add(host, "build-packages", "ensure installed: \(pg.install.buildPackages.joined(separator: " "))")
-            add(host, "postgresql-build",
-                "upload \(pg.install.tarball ?? "?"), configure \(pg.install.configureFlags.joined(separator: " ")) --prefix=\(pg.install.prefix ?? "?"), make world, install (only if \(pg.binDir)/postgres is not \(pg.install.sourceVersion ?? "?"))")
+            add(host, "build-packages", "ensure installed: \(pg.install.buildPackages.joined(separator: " "))\(pg.install.buildPackages == SeedDefaults.buildPackages ? " (EL hosts; Debian/Ubuntu hosts: \(SeedDefaults.debianBuildPackages(version: pg.version).joined(separator: " ")))" : "")")
         }
         if pg.install.method == .package && pg.install.distribution == .debian {
             add(host, "distribution-cluster", "stop and disable Debian's auto-created PostgreSQL \(pg.version) cluster if it is pristine and in the way (a cluster that holds data is never touched)")
@@ -114,6 +112,11 @@ public struct BootstrapPlan {
         var user = "group \(pg.osUser.group)\(pg.osUser.gid.map { " (gid \($0))" } ?? ""), user \(pg.osUser.name)\(pg.osUser.uid.map { " (uid \($0))" } ?? ""), home \(pg.osUser.home)"
         if pg.install.method == .package { user += " (created by the package when absent)" }
         add(host, "os-user", user)
+        if pg.install.method == .source {
+            // After os-user: the installed prefix is owned by the PostgreSQL user (seed 000 §5.2.1).
+            add(host, "postgresql-build",
+                "upload \(pg.install.tarball ?? "?"), configure --prefix=\(pg.install.prefix ?? "?")\(pg.install.configureFlags.map { " " + $0 }.joined()), make, make -C contrib, install, owned by \(pg.osUser.name):\(pg.osUser.group) (only if \(pg.install.prefix ?? "?")/bin/postgres is not \(pg.install.sourceVersion ?? "?") or was configured otherwise)")
+        }
         var dirs = ["\(pg.dataDir) 0700"]
         if let archive = pg.archiveDir { dirs.append("\(archive) 0700") }
         if let backup = pg.backupDir { dirs.append("\(backup) 0700") }

@@ -107,4 +107,12 @@ public enum SeedDefaults {
         "libxslt-devel", "perl-devel", "tcl-devel", "uuid-devel", "gcc", "gcc-c++", "make", "flex", "bison",
         "perl-ExtUtils-Embed",
     ]
+
+    /// Debian/Ubuntu names for what seed 000 §5.1 installs on EL, limited to what `configure`
+    /// uses with the seed's flags: compiler and make, readline, zlib, OpenSSL, libxml2, bison and
+    /// flex, pkg-config; ICU from PostgreSQL 16 on, where configure wants it by default.
+    public static func debianBuildPackages(version: Int) -> [String] {
+        ["build-essential", "libreadline-dev", "zlib1g-dev", "bison", "flex", "libssl-dev", "libxml2-dev", "pkg-config"]
+            + (version >= 16 ? ["libicu-dev"] : [])
+    }
 }
