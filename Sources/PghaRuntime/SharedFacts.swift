@@ -25,7 +25,10 @@ public enum SharedFacts {
             union all select 'pending=' || name from pg_settings where pending_restart \
             union all select 'streaming=' || application_name from pg_stat_replication where state = 'streaming'
             """
-        return (pgVariable, "cd / && runuser -u \(shellWord(pg.osUser.name)) -- \(pg.binDir)/psql -X -At -p \(pg.port) -c \(shellWord(sql))")
+        // Only our own server: on a bare Debian host the distribution's main cluster answers on
+        // the same port, and its state is not ours.
+        let pid = shellWord(pg.dataDir + "/postmaster.pid")
+        return (pgVariable, "[ -f \(pid) ] && kill -0 \"$(head -1 \(pid))\" && cd / && runuser -u \(shellWord(pg.osUser.name)) -- \(pg.binDir)/psql -X -At -p \(pg.port) -c \(shellWord(sql))")
     }
 
     /// A probe printing the value of `key` from the PostgreSQL state.
