@@ -95,6 +95,17 @@ final class SourceBuildTests: XCTestCase {
         XCTAssertNil(SourceBuild.Installed(try runLocally(SourceBuild.probe(prefix: root + "/absent", buildDirectory: root + "/none"))).version)
     }
 
+    /// The test bed's source spec (scripts/e2e/test_21_source.sh substitutes the tarball it fetched).
+    func testTestbedSourceSpec() throws {
+        let result = SpecLoader.load(path: "\(repositoryRoot)/specs/testbed-source.yaml", displayPath: "specs/testbed-source.yaml")
+        XCTAssertFalse(result.diagnostics.hasErrors, "\(result.diagnostics)")
+        let pg = try XCTUnwrap(result.value).postgresql
+        XCTAssertEqual(pg.install.sourceVersion, "15.20")
+        XCTAssertEqual(pg.binDir, "/opt/pg15/bin")
+        XCTAssertEqual(pg.osUser.home, "/var/lib/postgresql", "Debian's postgres user")
+        XCTAssertEqual(SourceBuild.buildPackages(pg, osRelease: Self.debian12), SeedDefaults.debianBuildPackages(version: 15))
+    }
+
     func testBuildScript() {
         let script = SourceBuild.script(tarballName: "postgresql-15_15.20.orig.tar.bz2", prefix: "/opt/pg15",
                                         flags: ["--without-icu", "--with-includes=/usr/include/my dir"], user: "postgres", group: "dba")
