@@ -55,10 +55,12 @@ public struct Executor: Sendable {
     }
 
     /// Every host's facts for every step, one batched round trip per host, hosts in parallel.
-    public func gatherFacts() async throws -> [String: Facts] {
+    /// `extra` probes (e.g. Platform.probe) ride along in the same round trip.
+    public func gatherFacts(extra: FactScript? = nil) async throws -> [String: Facts] {
         try await withThrowingTaskGroup(of: (String, Facts).self) { group in
             for host in hosts {
                 var script = FactScript()
+                for probe in extra?.probes ?? [] { script.add(probe.name, probe.command) }
                 for step in steps where step.host == host { step.probe(&script) }
                 let connection = try connection(host)
                 group.addTask { (host, try await Self.facts(script, on: connection)) }
@@ -79,19 +81,6 @@ public struct Executor: Sendable {
             throw StepFailure(host: connection.name, step: "facts", message: "the fact probe was killed by SIG\(signal)")
         }
         return Facts(FactScript.parse(result.stdout))
-    }
-
-    /// Each host's OS and pcs (Platform.probe), hosts in parallel, in `order`.
-    public static func identify(_ connections: [String: any HostConnection], order: [String]) async throws -> [(host: String, platform: Platform)] {
-        try await withThrowingTaskGroup(of: (String, Platform).self) { group in
-            for host in order {
-                guard let connection = connections[host] else { continue }
-                group.addTask { (host, Platform(try await facts(Platform.probe, on: connection))) }
-            }
-            var found: [String: Platform] = [:]
-            for try await (host, platform) in group { found[host] = platform }
-            return order.compactMap { host in found[host].map { (host, $0) } }
-        }
     }
 
     /// What each step would do given the facts gathered before anything changed.

@@ -14,12 +14,15 @@ struct LiveSession {
     let steps: [any Step]
     let connections: [String: any HostConnection]
     let executor: Executor
+    /// Per host, read before anything changed.
+    let facts: [String: Facts]
     let counter: RoundTrips
     let verbose: Bool
     let runID: String
 
-    /// Resolves every secret before any host is touched; they are needed to compare too
-    /// (the hacluster password against /etc/shadow, .pgpass by digest).
+    /// Resolves every secret before any host is touched (they are needed to compare too: the
+    /// hacluster password against /etc/shadow, .pgpass by digest), connects, and reads every
+    /// host's facts.
     static func open(_ inputs: Inputs, rebuild: [String], verbose: Bool, runID: String? = nil) async throws -> LiveSession {
         var loaded = try Loaded.load(inputs, requireInventory: true, requireDialect: false)
         guard let inventory = loaded.inventory else { throw ExitCode.failure }
@@ -40,37 +43,53 @@ struct LiveSession {
         let connectStart = Date()
         let connections = try await connect(spec, inventory, verbose: verbose, secrets: [replication, hacluster], counter: counter)
         if verbose { log("connected to \(connections.count) hosts in \(seconds(since: connectStart))") }
-        // First round trip: what the hosts are; their pcs decides the dialect.
+        // The facts, and in the same round trip what each host is: its pcs decides the dialect.
+        // Steps are built for the named dialect (or 0.11); when the hosts' pcs says otherwise,
+        // they are built again and the facts read once more (a second round trip).
+        let runID = runID ?? BootstrapContext.newRunID()
+        func build(_ dialect: ClusterSpec.PcsDialect) throws -> [any Step] {
+            loaded.dialect = dialect
+            let files = try loaded.render(secrets: true)
+            let context = BootstrapContext(spec: spec, dialect: dialect, files: files, replicationPassword: replication,
+                                           haclusterPassword: hacluster, rebuild: Set(rebuild), runID: runID)
+            return BootstrapSteps.make(plan: BootstrapPlan(spec: spec, dialect: dialect), context: context)
+        }
+        func gather(_ steps: [any Step], extra: FactScript? = nil) async throws -> [String: Facts] {
+            let start = Date()
+            do {
+                let facts = try await Executor(steps: steps, connections: connections).gatherFacts(extra: extra)
+                if verbose { log("facts gathered in \(seconds(since: start))") }
+                return facts
+            } catch {
+                for connection in connections.values { await (connection as? TransportConnection)?.transport.close() }
+                log("error: gathering facts failed: \(error)")
+                throw ExitCode.failure
+            }
+        }
+        let provisional = loaded.declaredDialect ?? .v0_11
+        var steps = try build(provisional)
+        var facts = try await gather(steps, extra: Platform.probe)
         let dialectNote: String
         do {
-            let platforms = try await Executor.identify(connections, order: spec.nodes.map(\.name))
+            let platforms = spec.nodes.map { (host: $0.name, platform: Platform(facts[$0.name] ?? Facts([:]))) }
             let choice = try DialectChoice.choose(declared: loaded.declaredDialect, platforms: platforms)
-            loaded.dialect = choice.0
             dialectNote = choice.1
-        } catch {
+            if choice.0 != provisional {
+                steps = try build(choice.0)
+                facts = try await gather(steps)
+            }
+        } catch let problem as DialectChoice.Problem {
             for connection in connections.values { await (connection as? TransportConnection)?.transport.close() }
-            report([Diagnostic(file: inputs.spec, line: 0, column: 0, message: "\((error as? DialectChoice.Problem)?.description ?? "\(error)")")])
+            report([Diagnostic(file: inputs.spec, line: 0, column: 0, message: problem.description)])
             throw ExitCode.failure
         }
-        let files = try loaded.render(secrets: true)
-        let context = BootstrapContext(spec: spec, dialect: loaded.dialect, files: files, replicationPassword: replication,
-                                       haclusterPassword: hacluster, rebuild: Set(rebuild),
-                                       runID: runID ?? BootstrapContext.newRunID())
-        let steps = BootstrapSteps.make(plan: BootstrapPlan(spec: spec, dialect: loaded.dialect), context: context)
         return LiveSession(loaded: loaded, dialectNote: dialectNote, steps: steps, connections: connections,
-                           executor: Executor(steps: steps, connections: connections), counter: counter, verbose: verbose, runID: context.runID)
+                           executor: Executor(steps: steps, connections: connections), facts: facts, counter: counter,
+                           verbose: verbose, runID: runID)
     }
 
-    /// Facts, then every step's pure decision.
+    /// Every step's pure decision on the facts read when the session opened.
     func plan() async throws -> LivePlan {
-        let facts: [String: Facts]
-        let factsStart = Date()
-        do { facts = try await executor.gatherFacts() } catch {
-            log("error: gathering facts failed: \(error)")
-            await close()
-            throw ExitCode.failure
-        }
-        if verbose { log("facts gathered in \(seconds(since: factsStart))") }
         let decideStart = Date()
         defer { if verbose { log("decided in \(seconds(since: decideStart))") } }
         let spec = loaded.spec
