@@ -12,9 +12,10 @@ public struct Platform: Equatable, Sendable {
         var script = FactScript()
         script.add("os-release", "cat /etc/os-release")
         script.add("pcs", """
-            v=$( (dpkg-query -W -f='${Status} ${Version}\\n' pcs | sed -n 's/^install ok installed //p'; rpm -q --qf '%{VERSION}\\n' pcs | grep -v 'not installed') 2>/dev/null | head -1)
+            if command -v dpkg-query >/dev/null; then v=$(dpkg-query -W -f='${Status} ${Version}' pcs 2>/dev/null); v=${v#install ok installed }; case $v in *" "*|"") v= ;; esac
+            else v=$(rpm -q --qf '%{VERSION}' pcs 2>/dev/null) || v=; fi
             caps=/usr/share/pcsd/capabilities.xml; [ -f $caps ] || caps=/usr/lib/pcsd/capabilities.xml
-            [ -n "$v" ] && echo "$v $(grep -o 'capability id="[^"]*"' $caps 2>/dev/null | cut -d'"' -f2 | grep -xE 'pcmk.cib.roles.promoted-unpromoted|pcs.auth.separated-name-and-address|pcmk.resource.promotable' | tr '\\n' ' ')"
+            [ -n "$v" ] && echo "$v" $(sed -n 's/.*capability id="\\(pcmk.cib.roles.promoted-unpromoted\\|pcs.auth.separated-name-and-address\\|pcmk.resource.promotable\\)".*/\\1/p' $caps 2>/dev/null)
             """)
         return script
     }()
