@@ -496,6 +496,24 @@ extension ClusterConfig {
 
     mutating func apply(_ words: [String]) throws {
         func unknown() -> ClusterConfigError { ClusterConfigError("the drift check does not know `pcs \(words.joined(separator: " "))`") }
+        /// `[qualifier] A <joiner> [qualifier] B`, the shape of both constraint commands, taken off
+        /// the front of `rest`. Qualifiers are matched case-insensitively (pcs 0.9 writes `master`).
+        func takeBinary(_ rest: inout [String], joinedBy joiner: String, qualifiers: Set<String>) throws
+            -> (String?, String, String?, String) {
+            func qualifier() -> String? {
+                guard let word = rest.first, qualifiers.contains(word.lowercased()) else { return nil }
+                return rest.removeFirst()
+            }
+            func required() throws -> String {
+                guard !rest.isEmpty else { throw unknown() }
+                return rest.removeFirst()
+            }
+            let leftQualifier = qualifier()
+            let left = try required()
+            guard try required() == joiner else { throw unknown() }
+            let rightQualifier = qualifier()
+            return (leftQualifier, left, rightQualifier, try required())
+        }
         func pair(_ word: String) throws -> Attribute {
             guard let equals = word.firstIndex(of: "="), equals != word.startIndex else { throw unknown() }
             return Attribute(String(word[..<equals]), String(word[word.index(after: equals)...]))
@@ -568,21 +586,10 @@ extension ClusterConfig {
             }
         case ["constraint", "colocation"]:
             // colocation add [role] SOURCE with [role] TARGET [score] [options]
-            var rest = Array(words.dropFirst(3))
             guard words.count > 2, words[2] == "add" else { throw unknown() }
-            func takeRole() -> String? {
-                guard let word = rest.first, ["master", "slave", "promoted", "unpromoted", "started", "stopped"].contains(word.lowercased()) else { return nil }
-                rest.removeFirst()
-                return word
-            }
-            let sourceRole = takeRole()
-            guard let source = rest.first else { throw unknown() }
-            rest.removeFirst()
-            guard rest.first == "with" else { throw unknown() }
-            rest.removeFirst()
-            let targetRole = takeRole()
-            guard let target = rest.first else { throw unknown() }
-            rest.removeFirst()
+            var rest = Array(words.dropFirst(3))
+            let (sourceRole, source, targetRole, target) = try takeBinary(&rest, joinedBy: "with",
+                                                                          qualifiers: ["master", "slave", "promoted", "unpromoted", "started", "stopped"])
             var score = "INFINITY"
             if let word = rest.first, !word.contains("=") { score = word; rest.removeFirst() }
             for option in try rest.map(pair) {
@@ -594,19 +601,7 @@ extension ClusterConfig {
         case ["constraint", "order"]:
             // order [action] FIRST then [action] THEN [options]
             var rest = Array(words.dropFirst(2))
-            func takeAction() -> String? {
-                guard let word = rest.first, ["start", "stop", "promote", "demote"].contains(word) else { return nil }
-                rest.removeFirst()
-                return word
-            }
-            let firstAction = takeAction()
-            guard let first = rest.first else { throw unknown() }
-            rest.removeFirst()
-            guard rest.first == "then" else { throw unknown() }
-            rest.removeFirst()
-            let thenAction = takeAction()
-            guard let then = rest.first else { throw unknown() }
-            rest.removeFirst()
+            let (firstAction, first, thenAction, then) = try takeBinary(&rest, joinedBy: "then", qualifiers: ["start", "stop", "promote", "demote"])
             var order = Order(id: nil, first: first, firstAction: firstAction, then: then, thenAction: thenAction)
             for option in try rest.map(pair) {
                 switch option.name {

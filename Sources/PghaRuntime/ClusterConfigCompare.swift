@@ -42,24 +42,19 @@ extension ClusterConfig {
             differences.append(ClusterConfigDifference(kind, action, text))
         }
 
-        for wanted in desired.properties {
-            if let have = live.properties.first(where: { $0.name == wanted.name }) {
-                if !CIBValue.same(wanted.name, have.value, wanted.value) {
-                    add(.property, .change, "property \(wanted.name): \(have.value) → \(wanted.value)")
+        func compareAttributes(_ wanted: [Attribute], _ have: [Attribute], _ kind: ClusterConfigDifference.Kind, _ label: String) {
+            for wanted in wanted {
+                if let have = have.first(where: { $0.name == wanted.name }) {
+                    if !CIBValue.same(wanted.name, have.value, wanted.value) {
+                        add(kind, .change, "\(label) \(wanted.name): \(have.value) → \(wanted.value)")
+                    }
+                } else {
+                    add(kind, .add, "\(label) \(wanted.name): \(wanted.value)")
                 }
-            } else {
-                add(.property, .add, "property \(wanted.name): \(wanted.value)")
             }
         }
-        for wanted in desired.resourceDefaults {
-            if let have = live.resourceDefaults.first(where: { $0.name == wanted.name }) {
-                if !CIBValue.same(wanted.name, have.value, wanted.value) {
-                    add(.resourceDefault, .change, "resource default \(wanted.name): \(have.value) → \(wanted.value)")
-                }
-            } else {
-                add(.resourceDefault, .add, "resource default \(wanted.name): \(wanted.value)")
-            }
-        }
+        compareAttributes(desired.properties, live.properties, .property, "property")
+        compareAttributes(desired.resourceDefaults, live.resourceDefaults, .resourceDefault, "resource default")
 
         let livePrimitives = Dictionary(live.allPrimitives.map { ($0.primitive.id, $0) }, uniquingKeysWith: { first, _ in first })
         let liveTop = Dictionary(live.resources.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
