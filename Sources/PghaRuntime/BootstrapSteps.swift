@@ -92,6 +92,7 @@ public enum BootstrapSteps {
         let running = ("pg.running", "\(asUser) \(pgctl) status -D \(shellWord(dataDir)) >/dev/null 2>&1 && echo yes || echo no")
         let datadir = ("pg.datadir", "if [ -d \(shellWord(dataDir)) ]; then echo \"entries=$(ls -A \(shellWord(dataDir)) | wc -l)\"; cat \(shellWord(dataDir))/PG_VERSION 2>/dev/null; else echo absent; fi")
         @Sendable func isManaged(_ f: Facts) -> Bool { f["cluster.managed"] == "yes" }
+        @Sendable func isEmptyDataDir(_ f: Facts) -> Bool { ["absent", "entries=0"].contains(f["pg.datadir"] ?? "absent") }
         // --rebuild: the old data directory is renamed, never deleted; the name carries this
         // run's id, so the check after the rebuild (and a re-run plan) sees it was done.
         let aside = "\(dataDir).pgha-old-\(c.runID)"
@@ -158,7 +159,7 @@ public enum BootstrapSteps {
                 var state = TimeSyncPlan.State(f["time-sync"] ?? "")
                 var actions = TimeSyncPlan.actions(service: service, servers: servers, state: state)
                 if actions.first == .install {
-                    _ = try await step.run("if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 \(service.rawValue); else yum install -y \(service.rawValue); fi", on: connection)
+                    _ = try await step.run(installPackagesCommand([service.rawValue]), on: connection)
                     state = TimeSyncPlan.State(try await step.run(probe, on: connection, display: "read the \(service.rawValue) configuration").stdout)
                     actions = TimeSyncPlan.actions(service: service, servers: servers, state: state)
                     if actions.first == .install { throw step.fail("\(service.rawValue) is installed but none of \(TimeSyncPlan.configPaths(service).joined(separator: ", ")) exists") }
@@ -183,21 +184,20 @@ public enum BootstrapSteps {
             case "postgresql-packages": names = pg.install.packages
             default: names = pg.install.buildPackages
             }
-            let query = "if command -v dpkg-query >/dev/null; then dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' \(names.joined(separator: " ")); else rpm -q --qf '%{NAME}\\tinstall ok installed\\t%{VERSION}-%{RELEASE}\\n' \(names.joined(separator: " ")) | grep -v 'is not installed'; fi"
+            let query = installedPackagesQuery(names)
             return shell([("packages:\(planned.name)", query)], decide: { f in
                 let installed = parseInstalledPackages(f["packages:\(planned.name)"] ?? "")
                 let missing = names.filter { installed[$0] == nil }
                 return missing.isEmpty ? nil : Change(.create, "install \(missing.joined(separator: " "))")
             }, apply: { step, f, connection in
                 let installed = parseInstalledPackages(f["packages:\(planned.name)"] ?? "")
-                let missing = names.filter { installed[$0] == nil }.joined(separator: " ")
-                _ = try await step.run("if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 \(missing); else yum install -y \(missing); fi", on: connection)
+                _ = try await step.run(installPackagesCommand(names.filter { installed[$0] == nil }), on: connection)
             })
 
         case "build-packages":
             // The spec's list, or seed 000's EL list and its Debian equivalents: the host's OS family picks.
             let asked = SourceBuild.probedBuildPackages(pg)
-            let query = "if command -v dpkg-query >/dev/null; then dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' \(asked.joined(separator: " ")); else rpm -q --qf '%{NAME}\\tinstall ok installed\\t%{VERSION}-%{RELEASE}\\n' \(asked.joined(separator: " ")) | grep -v 'is not installed'; fi"
+            let query = installedPackagesQuery(asked)
             @Sendable func missing(_ f: Facts) throws -> [String] {
                 guard let names = SourceBuild.buildPackages(pg, osRelease: f["os-release"]) else {
                     throw StepFailure(host: host, step: planned.name, message: "/etc/os-release names neither an EL nor a Debian family, so pgha cannot pick the build packages; list them in postgresql.install.build_packages")
@@ -209,8 +209,7 @@ public enum BootstrapSteps {
                 let names = try missing(f)
                 return names.isEmpty ? nil : Change(.create, "install \(names.joined(separator: " "))")
             }, apply: { step, f, connection in
-                let names = try missing(f).joined(separator: " ")
-                _ = try await step.run("if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 \(names); else yum install -y \(names); fi", on: connection)
+                _ = try await step.run(installPackagesCommand(try missing(f)), on: connection)
             })
 
         case "postgresql-build":
@@ -370,7 +369,7 @@ public enum BootstrapSteps {
             let rebuild = c.rebuild.contains(host)
             return shell([datadir] + (rebuild ? [rebuilt] : []), decide: { f in
                 let text = f["pg.datadir"] ?? "absent"
-                if text == "absent" || text == "entries=0" {
+                if isEmptyDataDir(f) {
                     return Change(.create, "initdb \(dataDir) \(options)")
                 }
                 if text.split(separator: "\n").count >= 2 { return nil }  // PG_VERSION present: initialised
@@ -379,7 +378,7 @@ public enum BootstrapSteps {
                 }
                 throw StepFailure(host: host, step: planned.name, message: "\(dataDir) is not empty and holds no PostgreSQL cluster; pgha never initialises over existing files. Empty it yourself, or name this node with --rebuild \(host) (the old directory is kept, renamed)")
             }, apply: { step, f, connection in
-                if rebuild && f["pg.datadir"] != "absent" && f["pg.datadir"] != "entries=0" {
+                if rebuild && !isEmptyDataDir(f) {
                     _ = try await step.run(moveAside, on: connection)
                 }
                 _ = try await step.run("\(asUser) \(pg.binDir)/initdb -D \(shellWord(dataDir)) \(options) >/dev/null", on: connection)
@@ -442,7 +441,7 @@ public enum BootstrapSteps {
             let source = ("pg.rw-vip", "\(pg.binDir)/pg_isready -q -h \(rwVIP) -p \(pg.port) -t 2 && echo up || echo down")
             return shell([managed, datadir] + (rebuild ? [rebuilt, source] : []), decide: { f in
                 let text = f["pg.datadir"] ?? "absent"
-                if text == "absent" || text == "entries=0" {
+                if isEmptyDataDir(f) {
                     return Change(.create, "pg_basebackup from \(c.spec.primary) into \(dataDir)")
                 }
                 if rebuild && f["pg.rebuilt"] != "yes" {
@@ -456,7 +455,7 @@ public enum BootstrapSteps {
                 throw StepFailure(host: host, step: planned.name, message: "\(dataDir) is not empty; pgha never clones over existing files. Check it, then name this node with --rebuild \(host) to replace it (the old directory is kept, renamed)")
             }, apply: { step, f, connection in
                 var from = primary
-                if rebuild && f["pg.datadir"] != "absent" && f["pg.datadir"] != "entries=0" {
+                if rebuild && !isEmptyDataDir(f) {
                     if f["pg.rw-vip"] == "up" { from = rwVIP }
                     _ = try await step.run("\(asUser) \(pgctl) stop -D \(shellWord(dataDir)) -m fast -w -t 60 >/dev/null 2>&1; true", on: connection)
                     // The agent's lock says "my data may be newer than the standbys'": not true of a fresh clone.
@@ -563,7 +562,7 @@ public enum BootstrapSteps {
             let unpromoted = c.dialect == .v0_11 ? "Unpromoted" : "Slave"
             // Streaming is seen from the primary's pg_stat_replication; verify runs on the first
             // primary's host, so it checks streaming when that node is the promoted one.
-            let streamingQuery = "cd / && runuser -u \(shellWord(user)) -- \(pg.binDir)/psql -X -At -p \(pg.port) -c \"select application_name from pg_stat_replication where state = 'streaming'\""
+            let serverState = SharedFacts.pg(c.spec)
             @Sendable func problems(_ xml: String, streaming: String) -> [String] {
                 guard let status = CrmMonStatus.parse(xml) else { return ["crm_mon gave no status"] }
                 var problems: [String] = []
@@ -590,7 +589,9 @@ public enum BootstrapSteps {
                 var last: [String] = []
                 for _ in 0..<180 {
                     let xml = try await connection.run("crm_mon -1 --output-as=xml", stdin: nil).stdout
-                    let streaming = try await connection.run(streamingQuery, stdin: nil).stdout
+                    // The same query the probe reads (SharedFacts.pg), its "streaming=" lines.
+                    let streaming = try await connection.run(serverState.command, stdin: nil).stdout
+                        .split(separator: "\n").filter { $0.hasPrefix("streaming=") }.map { $0.dropFirst(10) }.joined(separator: "\n")
                     last = problems(xml, streaming: streaming)
                     if last.isEmpty { return }
                     try await Task.sleep(nanoseconds: 500_000_000)

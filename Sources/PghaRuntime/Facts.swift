@@ -141,6 +141,18 @@ public struct OSRelease: Equatable, Sendable {
     }
 }
 
+/// The probe `parseInstalledPackages` reads: dpkg on Debian, rpm on EL.
+public func installedPackagesQuery(_ names: [String]) -> String {
+    let list = names.joined(separator: " ")
+    return "if command -v dpkg-query >/dev/null; then dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' \(list); else rpm -q --qf '%{NAME}\\tinstall ok installed\\t%{VERSION}-%{RELEASE}\\n' \(list) | grep -v 'is not installed'; fi"
+}
+
+/// Installs packages with apt (waiting for another apt to finish) or yum.
+public func installPackagesCommand(_ names: [String]) -> String {
+    let list = names.joined(separator: " ")
+    return "if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 \(list); else yum install -y \(list); fi"
+}
+
 /// `dpkg-query -W -f='${Package}\t${Status}\t${Version}\n' …` or the rpm equivalent:
 /// name → version, installed packages only.
 public func parseInstalledPackages(_ text: String) -> [String: String] {

@@ -28,7 +28,7 @@ public enum SharedFacts {
         // Only our own server: on a bare Debian host the distribution's main cluster answers on
         // the same port, and its state is not ours.
         let pid = shellWord(pg.dataDir + "/postmaster.pid")
-        return (pgVariable, "[ -f \(pid) ] && kill -0 \"$(head -1 \(pid))\" && cd / && runuser -u \(shellWord(pg.osUser.name)) -- \(pg.binDir)/psql -X -At -p \(pg.port) -c \(shellWord(sql))")
+        return (pgVariable, "[ -f \(pid) ] && kill -0 \"$(head -1 \(pid))\" && \(pg.psql) -c \(shellWord(sql))")
     }
 
     /// A probe printing the value of `key` from the PostgreSQL state.
@@ -38,4 +38,10 @@ public enum SharedFacts {
     public static func cibHas(_ id: String) -> String {
         "printf '%s' \"$\(cibVariable)\" | grep -q 'id=\"\(id)\"' && echo yes || echo no"
     }
+}
+
+extension ClusterSpec.PostgreSQL {
+    /// psql as the OS user against the cluster's port, unaligned tuples only, from / (runuser
+    /// keeps the caller's directory, which the postgres user may not be allowed into).
+    public var psql: String { "cd / && runuser -u \(shellWord(osUser.name)) -- \(binDir)/psql -X -At -p \(port)" }
 }

@@ -43,7 +43,7 @@ struct Apply: AsyncParsableCommand {
         }
         let session = try await LiveSession.open(inputs, rebuild: rebuild, verbose: verbose, runID: saved?.runId)
         let spec = session.loaded.spec
-        let plan = try await session.plan()
+        let plan = session.plan()
 
         if let saved {
             let moved = plan.moved(since: saved.plan)
@@ -105,7 +105,7 @@ struct Apply: AsyncParsableCommand {
         var replication: [String: String] = [:]
         let pg = spec.postgresql
         if let connection = session.connections[primary],
-           let rows = try? await connection.run("cd / && runuser -u \(shellWord(pg.osUser.name)) -- \(pg.binDir)/psql -X -At -F ' ' -p \(pg.port) -c 'select application_name, state, sync_state from pg_stat_replication'", stdin: nil).stdout {
+           let rows = try? await connection.run("\(pg.psql) -F ' ' -c 'select application_name, state, sync_state from pg_stat_replication'", stdin: nil).stdout {
             for line in rows.split(separator: "\n") {
                 let f = line.split(separator: " ").map(String.init)
                 if f.count == 3 { replication[f[0]] = "\(f[1]) \(f[2])" }
