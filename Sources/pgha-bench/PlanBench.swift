@@ -26,21 +26,7 @@ enum PlanBench {
         let (spec, inventory) = nodes == 3 ? ("specs/testbed.yaml", "inventory/testbed.yaml") : try generate(nodes)
 
         // The floor, as the issue measures it: a batched round trip per host, fresh connections.
-        var floor: [Duration] = []
-        for _ in 0..<runs {
-            let started = ContinuousClock.now
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for endpoint in endpoints {
-                    group.addTask {
-                        let transport = try await makeTransport(.libssh2, endpoint: endpoint)
-                        _ = try await transport.check("true")
-                        await transport.close()
-                    }
-                }
-                try await group.waitForAll()
-            }
-            floor.append(ContinuousClock.now - started)
-        }
+        let floor = try await roundTrips(endpoints.map { ($0, "true", nil) }, runs: runs)
 
         // The same floor running pgha's own fact scripts (kept by one plan with
         // PGHA_DUMP_FACT_SCRIPTS): what the probes cost on the hosts, without pgha around them.
@@ -57,21 +43,7 @@ enum PlanBench {
             }
             return data
         }
-        var probes: [Duration] = []
-        for _ in 0..<runs {
-            let started = ContinuousClock.now
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for (endpoint, script) in zip(endpoints, scripts) {
-                    group.addTask {
-                        let transport = try await makeTransport(.libssh2, endpoint: endpoint)
-                        _ = try await transport.exec("bash -s", stdin: script)
-                        await transport.close()
-                    }
-                }
-                try await group.waitForAll()
-            }
-            probes.append(ContinuousClock.now - started)
-        }
+        let probes = try await roundTrips(zip(endpoints, scripts).map { ($0, "bash -s", $1) }, runs: runs)
 
         // pgha plan as a user runs it (process start included).
         var walls: [Duration] = []
@@ -91,6 +63,27 @@ enum PlanBench {
         print("floor: fresh libssh2 connections in parallel, 1 round trip per host running `true`:   \(TransportBench.ms(floorMedian).leftPad(9))")
         print("floor: the same, running pgha's own fact script (the probes' cost on the hosts):   \(TransportBench.ms(probesMedian).leftPad(9))")
         print("pgha plan (\(changes); facts: \(tripsLine); process start included):          \(TransportBench.ms(pghaMedian).leftPad(9))  = \(ratio(pghaMedian, floorMedian))× the first floor, \(ratio(pghaMedian, probesMedian))× the second")
+    }
+
+    /// Wall time, per run, of fresh connections to every host in parallel, each running its one
+    /// command (with its stdin) and closing.
+    static func roundTrips(_ jobs: [(endpoint: HostEndpoint, command: String, stdin: Data?)], runs: Int) async throws -> [Duration] {
+        var walls: [Duration] = []
+        for _ in 0..<runs {
+            let started = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for job in jobs {
+                    group.addTask {
+                        let transport = try await makeTransport(.libssh2, endpoint: job.endpoint)
+                        _ = try await transport.check(job.command, stdin: job.stdin)
+                        await transport.close()
+                    }
+                }
+                try await group.waitForAll()
+            }
+            walls.append(ContinuousClock.now - started)
+        }
+        return walls
     }
 
     static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }

@@ -70,9 +70,13 @@ func connect(_ spec: ClusterSpec, _ inventory: Inventory, verbose: Bool, secrets
         }
     }
     if !problems.isEmpty {
-        for connection in connections.values { await (connection as? TransportConnection)?.transport.close() }
+        await closeAll(connections)
         for problem in problems.sorted() { log(problem) }
         throw ExitCode.failure
     }
     return connections
+}
+
+func closeAll(_ connections: [String: any HostConnection]) async {
+    for connection in connections.values { await (connection as? TransportConnection)?.transport.close() }
 }

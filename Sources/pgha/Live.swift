@@ -61,7 +61,7 @@ struct LiveSession {
                 if verbose { log("facts gathered in \(seconds(since: start))") }
                 return facts
             } catch {
-                for connection in connections.values { await (connection as? TransportConnection)?.transport.close() }
+                await closeAll(connections)
                 log("error: gathering facts failed: \(error)")
                 throw ExitCode.failure
             }
@@ -79,7 +79,7 @@ struct LiveSession {
                 facts = try await gather(steps)
             }
         } catch let problem as DialectChoice.Problem {
-            for connection in connections.values { await (connection as? TransportConnection)?.transport.close() }
+            await closeAll(connections)
             report([Diagnostic(file: inputs.spec, line: 0, column: 0, message: problem.description)])
             throw ExitCode.failure
         }
@@ -89,7 +89,7 @@ struct LiveSession {
     }
 
     /// Every step's pure decision on the facts read when the session opened.
-    func plan() async throws -> LivePlan {
+    func plan() -> LivePlan {
         let decideStart = Date()
         defer { if verbose { log("decided in \(seconds(since: decideStart))") } }
         let spec = loaded.spec
@@ -113,7 +113,7 @@ struct LiveSession {
     }
 
     func close() async {
-        for connection in connections.values { await (connection as? TransportConnection)?.transport.close() }
+        await closeAll(connections)
     }
 }
 

@@ -183,7 +183,7 @@ struct Plan: AsyncParsableCommand {
         let started = Date()
         signal(SIGPIPE, SIG_IGN)
         let session = try await LiveSession.open(inputs, rebuild: rebuild, verbose: verbose)
-        let plan = try await session.plan()
+        let plan = session.plan()
         await session.close()
         let trips = session.counter.perHost.values
         if format == .json {
