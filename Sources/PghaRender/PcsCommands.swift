@@ -1,3 +1,4 @@
+import PghaShell
 import PghaSpec
 
 /// One shell command as argument groups: the first group goes on the command's first line,
@@ -13,16 +14,8 @@ public struct ShellCommand: Equatable, Sendable {
 }
 
 /// Quotes a word for bash only when it needs it: `ip=192.168.0.28` stays readable,
-/// `node_list=db1 db2 db3` becomes `node_list='db1 db2 db3'`.
-public func shellQuote(_ word: String) -> String {
-    let safe = word.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_-./:=,@%+#".contains($0)) }
-    if safe && !word.isEmpty && !word.hasPrefix("#") { return word }
-    if let equals = word.firstIndex(of: "="), word[..<equals].allSatisfy({ $0.isLetter || $0.isNumber || "_-".contains($0) }) {
-        let key = word[...equals]
-        return key + "'" + word[word.index(after: equals)...].replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
-    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
-}
+/// `node_list=db1 db2 db3` becomes `node_list='db1 db2 db3'` (PghaShell's one quoting function).
+public func shellQuote(_ word: String) -> String { quote(word) }
 
 /// The pcs commands of seeds 000/001, generated for one pcs dialect (see design.md §4).
 public struct PcsCommands {

@@ -1,5 +1,6 @@
 import CLibSSH2
 import Foundation
+import PghaShell
 
 // libssh2 1.10 through its C API. Everything in this file runs on the connection's own thread
 // (see SessionThread): a libssh2 session and its channels must never be touched from two
@@ -683,14 +684,9 @@ final class LibSSH2Connection {
             throw translate(error, "upload \(path)")
         }
         // chown clears setuid/setgid bits, so the mode is set again after it.
-        let t = shellQuoted(temporary)
-        var steps: [String] = []
-        if let owner { steps.append("chown \(shellQuoted(owner + (group.map { ":\($0)" } ?? ""))) \(t)") }
-        else if let group { steps.append("chgrp \(shellQuoted(group)) \(t)") }
-        if !steps.isEmpty { steps.append("chmod \(String(mode, radix: 8)) \(t)") }
-        steps.append("mv -f \(t) \(shellQuoted(path))")
-        let script = "{ " + steps.joined(separator: " && ") + "; } || { rc=$?; rm -f \(t); exit $rc; }"
-        let result = try exec("upload \(path)", script: innerScript(script), stdin: nil, timeout: nil, cancel: cancel)
+        let steps = settle(temporary, to: path, mode: mode, owner: owner, group: group, always: false)
+        let script: Shell = "{ \(Shell.all(steps)); } || { rc=$?; rm -f \(temporary); exit $rc; }"
+        let result = try exec("upload \(path)", script: innerScript(script.text), stdin: nil, timeout: nil, cancel: cancel)
         guard result.succeeded else {
             throw TransportError(host: host, kind: .upload, "upload to \(path) failed: \(result.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
         }

@@ -1,9 +1,10 @@
 import Foundation
 
-// The command lines every transport builds: a fixed environment, optional sudo, optional
-// remote timeout, and the atomic upload recipe.
+import PghaShell
 
-func shellQuoted(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+// The command lines every transport builds: a fixed environment, optional sudo, optional
+// remote timeout, and the atomic upload recipe. The script itself arrives as rendered shell
+// text (the runtime builds it with PghaShell); here it only becomes one quoted word of bash -c.
 
 /// The script a remote `/bin/bash -c` runs: a fixed locale first, so outputs parse the same
 /// everywhere.
@@ -16,15 +17,12 @@ func innerScript(_ command: String) -> String { "export LC_ALL=C LANG=C; " + com
 /// the channel or the local ssh client would leave the command running). sudo runs with -n so
 /// it fails instead of prompting; its own messages are in the C locale so they can be matched.
 func remoteCommandLine(_ script: String, sudo: Bool, timeout: Duration?) -> String {
-    var line = ""
-    if sudo { line += "LC_ALL=C sudo -n -- " }
-    if let timeout { line += "timeout -s KILL \(String(format: "%.3f", max(0.001, timeout.seconds))) " }
-    return line + "/bin/bash -c " + shellQuoted(script)
-}
-
-/// The legacy name the shell-based transports used.
-func wrapRemote(_ command: String, sudo: Bool, timeout: Duration? = nil) -> String {
-    remoteCommandLine(innerScript(command), sudo: sudo, timeout: timeout)
+    var words: [String] = []
+    if sudo { words += ["sudo", "-n", "--"] }
+    if let timeout { words += ["timeout", "-s", "KILL", String(format: "%.3f", max(0.001, timeout.seconds))] }
+    words += ["/bin/bash", "-c", script]
+    let line: Shell = "\(words: words)"
+    return (sudo ? "LC_ALL=C " : "") + line.text
 }
 
 /// The ssh client never reports a remote exit *signal* (it exits 255, as for its own errors),
@@ -36,7 +34,7 @@ func wrapRemote(_ command: String, sudo: Bool, timeout: Duration? = nil) -> Stri
 func trailerScript(_ command: String) -> String {
     let inner = "trap 'set -C; : 2>/dev/null >\"$PGHA_RC\"' EXIT\n" + innerScript(command)
     return """
-        f=/tmp/.pgha-rc.$$.$RANDOM$RANDOM; PGHA_RC=$f /bin/bash -c \(shellQuoted(inner)); s=$?
+        f=/tmp/.pgha-rc.$$.$RANDOM$RANDOM; PGHA_RC=$f /bin/bash -c \(quote(inner)); s=$?
         if [ -e "$f" ]; then rm -f "$f"; printf '\\036pgha-exit:%d\\n' $s >&2
         elif [ $s -gt 128 ]; then printf '\\036pgha-exit:0:%s\\n' "$(kill -l $s)" >&2
         else printf '\\036pgha-exit:%d\\n' $s >&2; fi; exit $s
@@ -60,19 +58,20 @@ func parseTrailer(_ stderr: Data) -> (stderr: Data, status: Int32, signal: Strin
 /// atomic `mv -f`; the temporary file is removed on any failure.
 func uploadScript(to path: String, mode: UInt32, owner: String?, group: String?) -> String {
     let temporary = temporaryName(for: path)
-    let t = shellQuoted(temporary)
-    var steps = ["umask 077", "set -C", "cat > \(t)"]
-    // chown before chmod: chown clears setuid/setgid bits.
-    if let owner { steps.append("chown \(shellQuoted(owner + (group.map { ":\($0)" } ?? ""))) \(t)") }
-    else if let group { steps.append("chgrp \(shellQuoted(group)) \(t)") }
-    steps.append("chmod \(String(mode, radix: 8)) \(t)")
-    steps.append("mv -f \(t) \(shellQuoted(path))")
-    return "{ " + steps.joined(separator: " && ") + "; } || { rc=$?; rm -f \(t); exit $rc; }"
+    let steps: [Shell] = ["umask 077", "set -C", "cat > \(temporary)"] + settle(temporary, to: path, mode: mode, owner: owner, group: group, always: true)
+    let script: Shell = "{ \(Shell.all(steps)); } || { rc=$?; rm -f \(temporary); exit $rc; }"
+    return script.text
 }
 
-/// The legacy name.
-func uploadCommand(to path: String, mode: UInt32, owner: String?, group: String?) -> String {
-    uploadScript(to: path, mode: mode, owner: owner, group: group)
+/// Owner, mode and the atomic rename of an uploaded temporary file. chown before chmod: chown
+/// clears setuid/setgid bits. `always`: set the mode even without an owner change.
+func settle(_ temporary: String, to path: String, mode: UInt32, owner: String?, group: String?, always: Bool) -> [Shell] {
+    var steps: [Shell] = []
+    if let owner { steps.append("chown \(owner + (group.map { ":\($0)" } ?? "")) \(temporary)") }
+    else if let group { steps.append("chgrp \(group) \(temporary)") }
+    if always || !steps.isEmpty { steps.append("chmod \(String(mode, radix: 8)) \(temporary)") }
+    steps.append("mv -f \(temporary) \(path)")
+    return steps
 }
 
 /// `/etc/x/.name.pgha-1a2b3c4d`: same folder (so the rename is atomic), hidden, unique.
