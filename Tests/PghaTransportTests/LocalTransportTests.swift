@@ -91,7 +91,7 @@ final class TransportHelperTests: XCTestCase {
     func testCommandLines() {
         XCTAssertEqual(remoteCommandLine("echo 'a'", sudo: false, timeout: nil), "/bin/bash -c 'echo '\\''a'\\'''")
         XCTAssertEqual(remoteCommandLine("true", sudo: true, timeout: .milliseconds(1500)),
-                       "LC_ALL=C sudo -n -- timeout -s KILL 1.500 /bin/bash -c 'true'")
+                       "LC_ALL=C sudo -n -- timeout -s KILL 1.500 /bin/bash -c true")
         let temporary = temporaryName(for: "/etc/postgresql/pg_hba.conf")
         XCTAssertTrue(temporary.hasPrefix("/etc/postgresql/.pg_hba.conf.pgha-"), temporary)
         XCTAssertEqual(abbreviated("line one\nline two"), "line one …")
