@@ -34,9 +34,9 @@ let package = Package(
         ]),
         .testTarget(name: "PghaShellTests", dependencies: ["PghaShell"]),
         .testTarget(name: "PghaSpecTests", dependencies: ["PghaSpec"]),
-        .testTarget(name: "PghaRenderTests", dependencies: ["PghaSpec", "PghaRender"]),
+        .testTarget(name: "PghaRenderTests", dependencies: ["PghaShell", "PghaSpec", "PghaRender"]),
         .testTarget(name: "PghaPlanTests", dependencies: ["PghaSpec", "PghaRender", "PghaPlan"]),
-        .testTarget(name: "PghaTransportTests", dependencies: ["PghaTransport"]),
-        .testTarget(name: "PghaRuntimeTests", dependencies: ["PghaSpec", "PghaRender", "PghaRuntime"]),
+        .testTarget(name: "PghaTransportTests", dependencies: ["PghaShell", "PghaTransport"]),
+        .testTarget(name: "PghaRuntimeTests", dependencies: ["PghaShell", "PghaSpec", "PghaRender", "PghaPlan", "PghaRuntime"]),
     ]
 )

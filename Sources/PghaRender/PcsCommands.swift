@@ -8,16 +8,16 @@ public struct ShellCommand: Equatable, Sendable {
     public init(_ head: [String], _ rest: [[String]] = []) { groups = [head] + rest }
     public var arguments: [String] { groups.flatMap { $0 } }
 
-    public var rendered: String {
-        groups.map { $0.map(shellQuote).joined(separator: " ") }.joined(separator: " \\\n    ")
+    /// The command as shell text, one group of words a line (PghaShell's one quoting function:
+    /// `ip=192.168.0.28` stays readable, `node_list=db1 db2 db3` becomes `node_list='db1 db2 db3'`).
+    public var shell: Shell {
+        Shell.join(groups.map { "\(words: $0)" }, separator: " \\\n    ")
     }
+
+    public var rendered: String { shell.text }
 }
 
-/// Quotes a word for bash only when it needs it: `ip=192.168.0.28` stays readable,
-/// `node_list=db1 db2 db3` becomes `node_list='db1 db2 db3'` (PghaShell's one quoting function).
-public func shellQuote(_ word: String) -> String { quote(word) }
-
-/// The pcs commands of seeds 000/001, generated for one pcs dialect (see design.md §4).
+/// The pcs commands of seeds 000/001, generated for one pcs dialect (docs/architecture.md, "pcs dialects").
 public struct PcsCommands {
     public let spec: ClusterSpec
     public let dialect: ClusterSpec.PcsDialect

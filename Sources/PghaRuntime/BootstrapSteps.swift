@@ -1,4 +1,5 @@
 import Foundation
+import PghaShell
 import Glibc
 import PghaPlan
 import PghaRender
@@ -46,9 +47,9 @@ public struct ShellStep: Step {
     public var host: String
     public var name: String
     public var dependsOn: [String]
-    public var probes: [(name: String, command: String)]
+    public var probes: [(name: String, command: Shell)]
     /// Shared facts (SharedFacts) the probes read.
-    public var shared: [(variable: String, command: String)] = []
+    public var shared: [(variable: SharedFacts.Variable, command: Shell)] = []
     public var decision: @Sendable (Facts) throws -> Change?
     public var action: @Sendable (ShellStep, Facts, HostConnection) async throws -> Void
 
@@ -76,28 +77,32 @@ public enum BootstrapSteps {
             guard let rendered = c.file(host, path) else { return missing(planned, "no rendered file \(path)") }
             return FileStep(host: host, name: planned.name, dependsOn: planned.dependsOn, file: rendered)
         }
-        func shell(_ probes: [(String, String)], decide: @escaping @Sendable (Facts) throws -> Change?,
+        // A probe: its name, its command, and the shared facts (SharedFacts) it reads.
+        typealias Probe = (name: String, command: Shell, reads: [SharedFacts.Variable])
+        func shell(_ probes: [Probe], decide: @escaping @Sendable (Facts) throws -> Change?,
                    apply: @escaping @Sendable (ShellStep, Facts, HostConnection) async throws -> Void) -> any Step {
-            let shared = [SharedFacts.cib, SharedFacts.pg(c.spec)].filter { value in probes.contains { $0.1.contains("$\(value.variable)") } }
+            let shared = [SharedFacts.cib, SharedFacts.pg(c.spec)].filter { value in probes.contains { $0.reads.contains(value.variable) } }
             return ShellStep(host: host, name: planned.name, dependsOn: planned.dependsOn,
-                             probes: probes.map { (name: $0.0, command: $0.1) }, shared: shared, decision: decide, action: apply)
+                             probes: probes.map { (name: $0.name, command: $0.command) }, shared: shared, decision: decide, action: apply)
         }
         let pg = c.pg
         let user = pg.osUser.name
-        let asUser = "runuser -u \(shellWord(user)) --"
         let dataDir = pg.dataDir
-        let pgctl = "\(pg.binDir)/pg_ctl"
-        let psql = "\(asUser) \(pg.binDir)/psql -X -p \(pg.port) -v ON_ERROR_STOP=1"
-        let managed = ("cluster.managed", SharedFacts.cibHas(c.spec.pacemaker.pgsqlResource))
-        let running = ("pg.running", "\(asUser) \(pgctl) status -D \(shellWord(dataDir)) >/dev/null 2>&1 && echo yes || echo no")
-        let datadir = ("pg.datadir", "if [ -d \(shellWord(dataDir)) ]; then echo \"entries=$(ls -A \(shellWord(dataDir)) | wc -l)\"; cat \(shellWord(dataDir))/PG_VERSION 2>/dev/null; else echo absent; fi")
+        /// pg_ctl as the OS user on the data directory.
+        func pgCtl(_ arguments: [String]) -> Command { pg.tool("pg_ctl", [arguments[0], "-D", dataDir] + arguments.dropFirst()) }
+        let psql = pg.tool("psql", ["-X", "-p", String(pg.port), "-v", "ON_ERROR_STOP=1"])
+        let managed: Probe = ("cluster.managed", SharedFacts.cibHas(c.spec.pacemaker.pgsqlResource), [.cib])
+        let running: Probe = ("pg.running", "\(pgCtl(["status"])) >/dev/null 2>&1 && echo yes || echo no", [])
+        let versionFile = dataDir + "/PG_VERSION"
+        let datadir: Probe = ("pg.datadir", "if [ -d \(dataDir) ]; then echo \"entries=$(ls -A \(dataDir) | wc -l)\"; cat \(versionFile) 2>/dev/null; else echo absent; fi", [])
         @Sendable func isManaged(_ f: Facts) -> Bool { f["cluster.managed"] == "yes" }
         @Sendable func isEmptyDataDir(_ f: Facts) -> Bool { ["absent", "entries=0"].contains(f["pg.datadir"] ?? "absent") }
         // --rebuild: the old data directory is renamed, never deleted; the name carries this
         // run's id, so the check after the rebuild (and a re-run plan) sees it was done.
         let aside = "\(dataDir).pgha-old-\(c.runID)"
-        let rebuilt = ("pg.rebuilt", "[ -e \(shellWord(aside)) ] && echo yes || echo no")
-        let moveAside = "mv \(shellWord(dataDir)) \(shellWord(aside)) && mkdir -m 700 \(shellWord(dataDir)) && chown \(shellWord(user)):\(shellWord(pg.osUser.group)) \(shellWord(dataDir))"
+        let rebuilt: Probe = ("pg.rebuilt", "[ -e \(aside) ] && echo yes || echo no", [])
+        let moveAside = Shell.all([Command("mv", dataDir, aside).shell, Command("mkdir", "-m", "700", dataDir).shell,
+                                   Command("chown", user + ":" + pg.osUser.group, dataDir).shell])
         @Sendable func isRunning(_ f: Facts) -> Bool { f["pg.running"] == "yes" }
 
         switch planned.name {
@@ -115,7 +120,7 @@ public enum BootstrapSteps {
         case "firewall":
             let mode = c.spec.os.firewall
             let ports = FirewallPlan.ports(postgresPort: pg.port)
-            return shell([("firewall", FirewallPlan.probe)], decide: { f in
+            return shell([("firewall", FirewallPlan.probe, [])], decide: { f in
                 try FirewallPlan.commands(mode: mode, probe: f["firewall"] ?? "", ports: ports, host: host).map { Change(.update, $0.summary) }
             }, apply: { step, f, connection in
                 for command in try FirewallPlan.commands(mode: mode, probe: f["firewall"] ?? "", ports: ports, host: host)?.commands ?? [] {
@@ -125,13 +130,15 @@ public enum BootstrapSteps {
 
         case "selinux":
             let want = c.spec.os.selinux.rawValue
-            return shell([("selinux", "grep -E '^SELINUX=' /etc/selinux/config 2>/dev/null; echo current=$(getenforce 2>/dev/null)")],
+            return shell([("selinux", "grep -E '^SELINUX=' /etc/selinux/config 2>/dev/null; echo current=$(getenforce 2>/dev/null)", [])],
                          decide: { f in
                 let text = f["selinux"] ?? ""
                 guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("SELINUX=") }) else { return nil }  // no SELinux here
                 return line == "SELINUX=\(want)" ? nil : Change(.update, "\(line) → SELINUX=\(want) (takes full effect after a reboot)")
             }, apply: { step, _, connection in
-                _ = try await step.run("sed -i 's/^SELINUX=.*/SELINUX=\(want)/' /etc/selinux/config && { [ \(want) = disabled ] || setenforce \(want == "enforcing" ? 1 : 0) 2>/dev/null || true; }", on: connection)
+                let edit: String = "s/^SELINUX=.*/SELINUX=" + want + "/"
+                let enforce = want == "enforcing" ? 1 : 0
+                _ = try await step.run("sed -i \(edit) /etc/selinux/config && { [ \(want) = disabled ] || setenforce \(enforce) 2>/dev/null || true; }", on: connection)
             })
 
         case "time-sync":
@@ -152,7 +159,7 @@ public enum BootstrapSteps {
                 }
                 return Change(actions.first == .install ? .create : .update, words.joined(separator: "; "), diff: diff)
             }
-            return shell([("time-sync", probe)], decide: { f in
+            return shell([("time-sync", probe, [])], decide: { f in
                 let state = TimeSyncPlan.State(f["time-sync"] ?? "")
                 return describe(TimeSyncPlan.actions(service: service, servers: servers, state: state), state)
             }, apply: { step, f, connection in
@@ -164,15 +171,15 @@ public enum BootstrapSteps {
                     actions = TimeSyncPlan.actions(service: service, servers: servers, state: state)
                     if actions.first == .install { throw step.fail("\(service.rawValue) is installed but none of \(TimeSyncPlan.configPaths(service).joined(separator: ", ")) exists") }
                 }
-                let anyUnit = { (verb: String) in units.map { "systemctl \(verb) \($0) 2>/dev/null" }.joined(separator: " || ") }
+                let anyUnit = { (verb: [String]) -> Shell in Shell.join(units.map { "systemctl \(words: verb) \($0) 2>/dev/null" }, separator: " || ") }
                 for action in actions {
                     switch action {
                     case .install: break
                     case let .configure(path, content, restart):
                         try await connection.upload(Data(content.utf8), to: path, mode: 0o644, owner: "root", group: "root")
-                        if restart { _ = try await step.run(anyUnit("restart"), on: connection) }
+                        if restart { _ = try await step.run(anyUnit(["restart"]), on: connection) }
                     case .enable:
-                        _ = try await step.run(anyUnit("enable --now"), on: connection)
+                        _ = try await step.run(anyUnit(["enable", "--now"]), on: connection)
                     }
                 }
             })
@@ -185,7 +192,7 @@ public enum BootstrapSteps {
             default: names = pg.install.buildPackages
             }
             let query = installedPackagesQuery(names)
-            return shell([("packages:\(planned.name)", query)], decide: { f in
+            return shell([("packages:\(planned.name)", query, [])], decide: { f in
                 let installed = parseInstalledPackages(f["packages:\(planned.name)"] ?? "")
                 let missing = names.filter { installed[$0] == nil }
                 return missing.isEmpty ? nil : Change(.create, "install \(missing.joined(separator: " "))")
@@ -205,7 +212,7 @@ public enum BootstrapSteps {
                 let installed = parseInstalledPackages(f["packages:build"] ?? "")
                 return names.filter { installed[$0] == nil }
             }
-            return shell([("os-release", "cat /etc/os-release"), ("packages:build", query)], decide: { f in
+            return shell([("os-release", "cat /etc/os-release", []), ("packages:build", query, [])], decide: { f in
                 let names = try missing(f)
                 return names.isEmpty ? nil : Change(.create, "install \(names.joined(separator: " "))")
             }, apply: { step, f, connection in
@@ -231,15 +238,15 @@ public enum BootstrapSteps {
                 }
                 return found
             }
-            return shell([("postgresql-build", SourceBuild.probe(prefix: prefix, buildDirectory: directory))], decide: { f in
+            return shell([("postgresql-build", SourceBuild.probe(prefix: prefix, buildDirectory: directory), [])], decide: { f in
                 try decision(f)?.change
             }, apply: { step, f, connection in
                 guard let work = try decision(f)?.work else { return }
                 if work == .ownership {
-                    _ = try await step.run("chown -R \(shellWord(user)):\(shellWord(group)) \(shellWord(prefix)) && chmod 755 \(shellWord(prefix))", on: connection)
+                    _ = try await step.run(Shell.all([Command("chown", "-R", user + ":" + group, prefix).shell, Command("chmod", "755", prefix).shell]), on: connection)
                     return
                 }
-                let dir = shellWord(directory)
+                let dir = directory
                 _ = try await step.run("rm -rf \(dir) && mkdir -p \(dir) && chmod 700 \(dir)", on: connection)
                 let bytes = try Data(contentsOf: URL(fileURLWithPath: tarball), options: .mappedIfSafe)
                 try await connection.upload(bytes, to: "\(directory)/\(tarballName)", mode: 0o644, owner: "root", group: "root")
@@ -250,11 +257,12 @@ public enum BootstrapSteps {
                                        on: connection, display: "\(directory)/build.sh (detached; output in build.log)")
                 let started = ContinuousClock.now
                 let limit = Duration.seconds(SourceBuild.buildTimeLimit)
-                let poll = "cd \(dir) && for i in $(seq 30); do [ -f build.rc ] && break; kill -0 \"$(cat build.pid)\" 2>/dev/null || break; sleep 2; done; if [ -f build.rc ]; then echo \"rc=$(cat build.rc)\"; elif kill -0 \"$(cat build.pid)\" 2>/dev/null; then echo running; else echo vanished; fi"
+                let poll: Shell = "cd \(dir) && for i in $(seq 30); do [ -f build.rc ] && break; kill -0 \"$(cat build.pid)\" 2>/dev/null || break; sleep 2; done; if [ -f build.rc ]; then echo \"rc=$(cat build.rc)\"; elif kill -0 \"$(cat build.pid)\" 2>/dev/null; then echo running; else echo vanished; fi"
                 var state = "running"
                 while state == "running" {
                     if ContinuousClock.now - started > limit {
-                        _ = try? await connection.run("kill -TERM -- -$(cat \(dir)/build.pid) 2>/dev/null", stdin: nil)
+                        let pidFile = dir + "/build.pid"
+                        _ = try? await connection.run("kill -TERM -- -$(cat \(pidFile)) 2>/dev/null", stdin: nil)
                         state = "timeout"
                         break
                     }
@@ -264,7 +272,7 @@ public enum BootstrapSteps {
                     _ = try await step.run("rm -rf \(dir)", on: connection)
                     return
                 }
-                let log = (try? await connection.run("tail -n 25 \(dir)/build.log", stdin: nil).stdout) ?? ""
+                let log = (try? await connection.run(Command("tail", "-n", "25", dir + "/build.log")).stdout) ?? ""
                 let how = state == "timeout" ? "did not finish within \(SourceBuild.buildTimeLimit / 60) minutes and was stopped"
                     : state == "vanished" ? "stopped without an exit status (killed?)" : "failed (exit \(state.dropFirst(3)))"
                 throw step.fail("the build of PostgreSQL \(version) \(how) after \(Int((ContinuousClock.now - started).components.seconds)) s; \(directory) is kept. Last lines of build.log:\n\(log.trimmingCharacters(in: .newlines))")
@@ -276,12 +284,12 @@ public enum BootstrapSteps {
             // stopped and set to manual start; one that holds data is never touched.
             let version = pg.version
             // Read from /etc/postgresql (pg_lsclusters is perl: 40 ms of a host's CPU per plan).
-            let probe = """
+            let probe: Shell = """
                 for conf in /etc/postgresql/\(version)/*/postgresql.conf; do
                   [ -f "$conf" ] || continue
                   etc=${conf%/postgresql.conf}; name=${etc##*/}
                   dir=$(sed -n "s/^[[:space:]]*data_directory[[:space:]]*=[[:space:]]*'\\(.*\\)'.*/\\1/p" "$conf" | tail -1)
-                  [ -n "$dir" ] && [ "$dir" != \(shellWord(dataDir)) ] || continue
+                  [ -n "$dir" ] && [ "$dir" != \(dataDir) ] || continue
                   port=$(sed -n "s/^[[:space:]]*port[[:space:]]*=[[:space:]]*\\([0-9]*\\).*/\\1/p" "$conf" | tail -1)
                   port=${port:-5432}
                   status=down
@@ -295,11 +303,21 @@ public enum BootstrapSteps {
                   echo "$name $port $status ${start:-auto} $used"
                 done
                 """
-            return shell([("distribution-cluster", probe)], decide: { f in
-                let clusters = (f["distribution-cluster"] ?? "").split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            // Cluster names come from the host: only a plain directory name is acted on.
+            @Sendable func clusters(_ f: Facts) -> [[String]] {
+                (f["distribution-cluster"] ?? "").split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+                    .filter { $0.count == 5 && $0[1] == String(pg.port) }
+            }
+            @Sendable func plainName(_ name: String) -> Bool {
+                name.range(of: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$", options: .regularExpression) != nil
+            }
+            return shell([("distribution-cluster", probe, [])], decide: { f in
                 var actions: [String] = []
-                for fields in clusters where fields.count == 5 && fields[1] == String(pg.port) {
+                for fields in clusters(f) {
                     let (name, status, start, used) = (fields[0], fields[2], fields[3], fields[4])
+                    guard plainName(name) else {
+                        throw StepFailure(host: host, step: planned.name, message: "the distribution's PostgreSQL cluster directory under /etc/postgresql/\(version) has a name pgha does not act on (\(quote(name))); stop it yourself, then re-run")
+                    }
                     guard status == "online" || start == "auto" else { continue }
                     guard used == "0" else {
                         throw StepFailure(host: host, step: planned.name, message: "the distribution's PostgreSQL cluster \(version)/\(name) on port \(pg.port) holds data (\(used) user databases/tables); pgha will not stop it. Move it to another port or remove it yourself, then re-run")
@@ -308,16 +326,16 @@ public enum BootstrapSteps {
                 }
                 return actions.isEmpty ? nil : Change(.update, actions.joined(separator: "; "))
             }, apply: { step, f, connection in
-                for fields in (f["distribution-cluster"] ?? "").split(separator: "\n").map({ $0.split(separator: " ").map(String.init) })
-                where fields.count == 5 && fields[1] == String(pg.port) {
+                for fields in clusters(f) where plainName(fields[0]) {
                     let name = fields[0]
-                    _ = try await step.run("pg_ctlcluster \(version) \(name) stop 2>/dev/null || true; echo manual > /etc/postgresql/\(version)/\(name)/start.conf", on: connection)
+                    let startConf = "/etc/postgresql/\(version)/\(name)/start.conf"
+                    _ = try await step.run("\(Command("pg_ctlcluster", String(version), name, "stop")) 2>/dev/null || true; echo manual > \(startConf)", on: connection)
                 }
             })
 
         case "os-user":
             let group = pg.osUser.group
-            return shell([("os-user", "echo group=$(getent group \(shellWord(group)) | cut -d: -f3); echo user=$(getent passwd \(shellWord(user)) | cut -d: -f3,6)")],
+            return shell([("os-user", "echo group=$(getent group \(group) | cut -d: -f3); echo user=$(getent passwd \(user) | cut -d: -f3,6)", [])],
                          decide: { f in
                 let lines = (f["os-user"] ?? "").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
                 let gid = lines.first { $0.hasPrefix("group=") }?.dropFirst(6) ?? ""
@@ -335,16 +353,19 @@ public enum BootstrapSteps {
                 }
                 return nil
             }, apply: { step, _, connection in
-                let gid = pg.osUser.gid.map { " -g \($0)" } ?? ""
-                let uid = pg.osUser.uid.map { " -u \($0)" } ?? ""
-                _ = try await step.run("getent group \(shellWord(group)) >/dev/null || groupadd\(gid) \(shellWord(group)); getent passwd \(shellWord(user)) >/dev/null || useradd -m -d \(shellWord(pg.osUser.home)) -g \(shellWord(group))\(uid) -s /bin/bash \(shellWord(user))", on: connection)
+                let groupadd = Command(["groupadd"] + (pg.osUser.gid.map { ["-g", String($0)] } ?? []) + [group])
+                let useradd = Command(["useradd", "-m", "-d", pg.osUser.home, "-g", group] + (pg.osUser.uid.map { ["-u", String($0)] } ?? []) + ["-s", "/bin/bash", user])
+                _ = try await step.run("getent group \(group) >/dev/null || \(groupadd); getent passwd \(user) >/dev/null || \(useradd)", on: connection)
             })
 
         case "directories":
             let dirs = [dataDir] + [pg.archiveDir, pg.backupDir, c.spec.pacemaker.tmpdir].compactMap { $0 } + [pg.osUser.home]
-            let probe = dirs.map { "stat -c '%n %a %U %G' \(shellWord($0)) 2>/dev/null || echo \"\(shellWord($0)) absent\"" }.joined(separator: "; ")
+            let probe = Shell.join(dirs.map { dir in
+                let absent: String = dir + " absent"
+                return "stat -c '%n %a %U %G' \(dir) 2>/dev/null || echo \(absent)"
+            })
             let group = pg.osUser.group
-            return shell([("directories", probe)], decide: { f in
+            return shell([("directories", probe, [])], decide: { f in
                 var wrong: [String] = []
                 for line in (f["directories"] ?? "").split(separator: "\n") {
                     let fields = line.split(separator: " ").map(String.init)
@@ -357,15 +378,15 @@ public enum BootstrapSteps {
                 }
                 return wrong.isEmpty ? nil : Change(wrong.allSatisfy { $0.hasPrefix("create") } ? .create : .update, wrong.joined(separator: "; "))
             }, apply: { step, _, connection in
-                let commands = dirs.map { dir in
-                    let mode = dir == pg.osUser.home ? "" : " && chmod 700 \(shellWord(dir))"
-                    return "mkdir -p \(shellWord(dir)) && chown \(shellWord(user)):\(shellWord(group)) \(shellWord(dir))\(mode)"
+                let commands: [Shell] = dirs.flatMap { dir in
+                    [Command("mkdir", "-p", dir).shell, Command("chown", user + ":" + group, dir).shell]
+                        + (dir == pg.osUser.home ? [] : [Command("chmod", "700", dir).shell])
                 }
-                _ = try await step.run(commands.joined(separator: " && "), on: connection)
+                _ = try await step.run(Shell.all(commands), on: connection)
             })
 
         case "initdb":
-            let options = pg.initdbOptions.map(shellWord).joined(separator: " ")
+            let options = pg.initdbOptions.map(quote).joined(separator: " ")
             let rebuild = c.rebuild.contains(host)
             return shell([datadir] + (rebuild ? [rebuilt] : []), decide: { f in
                 let text = f["pg.datadir"] ?? "absent"
@@ -381,14 +402,14 @@ public enum BootstrapSteps {
                 if rebuild && !isEmptyDataDir(f) {
                     _ = try await step.run(moveAside, on: connection)
                 }
-                _ = try await step.run("\(asUser) \(pg.binDir)/initdb -D \(shellWord(dataDir)) \(options) >/dev/null", on: connection)
+                _ = try await step.run("\(pg.tool("initdb", ["-D", dataDir] + pg.initdbOptions)) >/dev/null", on: connection)
             })
 
         case "start-primary", "verify-streaming":
             let primary = c.spec.node(named: c.spec.primary)?.address ?? c.spec.primary
             let isStandby = planned.name == "verify-streaming"
             let conninfo = "host=\(primary) port=\(pg.port) user=\(c.spec.replication.user) application_name=\(host)"
-            let streaming = ("pg.streaming", SharedFacts.pgValue("wal_receiver"))
+            let streaming: Probe = ("pg.streaming", SharedFacts.pgValue("wal_receiver"), [.pg])
             return shell([managed, running, streaming], decide: { f in
                 if isManaged(f) { return nil }  // Pacemaker runs PostgreSQL now
                 if isStandby { return f["pg.streaming"] == "streaming" ? nil : Change(.update, "start as a standby of \(c.spec.primary) and wait until it streams") }
@@ -397,11 +418,18 @@ public enum BootstrapSteps {
                 let log = "\(pg.osUser.home)/pgha-bootstrap.log"
                 if isStandby {
                     if !isRunning(f) {
-                        _ = try await step.run("touch \(shellWord(dataDir))/standby.signal && chown \(shellWord(user)) \(shellWord(dataDir))/standby.signal && \(asUser) \(pgctl) start -D \(shellWord(dataDir)) -w -t 60 -l \(shellWord(log)) -o \(shellWord("-c primary_conninfo='\(conninfo)'"))", on: connection)
+                        let signal = dataDir + "/standby.signal"
+                        // pg_ctl hands -o to postgres through /bin/sh: the conninfo's values are
+                        // validated words (an IPv4 address, a role name, a node name).
+                        _ = try await step.run(Shell.all([Command("touch", signal).shell, Command("chown", user, signal).shell,
+                                                          pgCtl(["start", "-w", "-t", "60", "-l", log, "-o", "-c primary_conninfo='\(conninfo)'"]).shell]), on: connection)
                     }
-                    _ = try await step.run("for i in $(seq 60); do [ \"$(\(psql) -Atc 'select status from pg_stat_wal_receiver' 2>/dev/null)\" = streaming ] && exit 0; sleep 0.5; done; echo 'the standby did not start streaming within 30 s; see \(log)' >&2; exit 1", on: connection, display: "wait for streaming")
+                    let status = psql.appending("-At", "-c", "select status from pg_stat_wal_receiver")
+                    _ = try await step.run(Shell.waitUntil("[ \"$(\(status) 2>/dev/null)\" = streaming ]", tries: 60, interval: 0.5,
+                                                           failure: "the standby did not start streaming within 30 s; see \(log)"),
+                                           on: connection, display: "wait for streaming")
                 } else {
-                    _ = try await step.run("\(asUser) \(pgctl) start -D \(shellWord(dataDir)) -w -t 60 -l \(shellWord(log))", on: connection)
+                    _ = try await step.run(pgCtl(["start", "-w", "-t", "60", "-l", log]), on: connection)
                 }
             })
 
@@ -409,12 +437,12 @@ public enum BootstrapSteps {
             return shell([managed, running], decide: { f in
                 (isManaged(f) || !isRunning(f)) ? nil : Change(.update, "stop PostgreSQL (Pacemaker takes over)")
             }, apply: { step, _, connection in
-                _ = try await step.run("\(asUser) \(pgctl) stop -D \(shellWord(dataDir)) -m fast -w -t 60", on: connection)
+                _ = try await step.run(pgCtl(["stop", "-m", "fast", "-w", "-t", "60"]), on: connection)
             })
 
         case "replication-user":
             let role = c.spec.replication.user
-            let check = ("pg.replication-role", SharedFacts.pgValue("replication_role"))
+            let check: Probe = ("pg.replication-role", SharedFacts.pgValue("replication_role"), [.pg])
             return shell([managed, check], decide: { f in
                 if isManaged(f) { return nil }
                 switch f["pg.replication-role"] {
@@ -424,13 +452,12 @@ public enum BootstrapSteps {
                 }
             }, apply: { step, _, connection in
                 // The password travels in SQL on stdin, never in argv.
-                let literal = "'" + c.replicationPassword.replacingOccurrences(of: "'", with: "''") + "'"
                 let sql = """
-                    SELECT format('CREATE ROLE %I', '\(role)') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '\(role)')\\gexec
-                    ALTER ROLE "\(role)" WITH REPLICATION LOGIN PASSWORD \(literal);
+                    SELECT format('CREATE ROLE %I', \(sqlLiteral(role))) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = \(sqlLiteral(role)))\\gexec
+                    ALTER ROLE \(sqlIdentifier(role)) WITH REPLICATION LOGIN PASSWORD \(sqlLiteral(c.replicationPassword));
 
                     """
-                _ = try await step.run("\(psql) -q -f -", stdin: Data(sql.utf8), on: connection, display: "psql (create replication role, SQL on stdin)")
+                _ = try await step.run(psql.appending("-q", "-f", "-").feeding(Data(sql.utf8)), on: connection, display: "psql (create replication role, SQL on stdin)")
             })
 
         case "basebackup":
@@ -438,7 +465,7 @@ public enum BootstrapSteps {
             let rebuild = c.rebuild.contains(host)
             let rwVIP = c.spec.vips.readWrite.ip
             // A rebuild clones from whoever is primary now: the rw VIP, when it answers.
-            let source = ("pg.rw-vip", "\(pg.binDir)/pg_isready -q -h \(rwVIP) -p \(pg.port) -t 2 && echo up || echo down")
+            let source: Probe = ("pg.rw-vip", "\(pg.tool("pg_isready", ["-q", "-h", rwVIP, "-p", String(pg.port), "-t", "2"], asUser: false)) && echo up || echo down", [])
             return shell([managed, datadir] + (rebuild ? [rebuilt, source] : []), decide: { f in
                 let text = f["pg.datadir"] ?? "absent"
                 if isEmptyDataDir(f) {
@@ -457,23 +484,26 @@ public enum BootstrapSteps {
                 var from = primary
                 if rebuild && !isEmptyDataDir(f) {
                     if f["pg.rw-vip"] == "up" { from = rwVIP }
-                    _ = try await step.run("\(asUser) \(pgctl) stop -D \(shellWord(dataDir)) -m fast -w -t 60 >/dev/null 2>&1; true", on: connection)
+                    _ = try await step.run("\(pgCtl(["stop", "-m", "fast", "-w", "-t", "60"])) >/dev/null 2>&1; true", on: connection)
                     // The agent's lock says "my data may be newer than the standbys'": not true of a fresh clone.
-                    _ = try await step.run(moveAside + (c.spec.pacemaker.tmpdir.map { " && rm -f \(shellWord($0))/PGSQL.lock" } ?? ""), on: connection)
+                    let lock = c.spec.pacemaker.tmpdir.map { [Command("rm", "-f", $0 + "/PGSQL.lock").shell] } ?? []
+                    _ = try await step.run(Shell.all([moveAside] + lock), on: connection)
                 }
-                _ = try await step.run("\(asUser) \(pg.binDir)/pg_basebackup -h \(from) -p \(pg.port) -U \(shellWord(c.spec.replication.user)) -D \(shellWord(dataDir)) -X stream -c fast -w", on: connection)
+                _ = try await step.run(pg.tool("pg_basebackup", ["-h", from, "-p", String(pg.port), "-U", c.spec.replication.user,
+                                                                 "-D", dataDir, "-X", "stream", "-c", "fast", "-w"]), on: connection)
             })
 
         case "hacluster-password":
-            return shell([("hacluster.shadow", "getent shadow hacluster | cut -d: -f2")], decide: { f in
+            return shell([("hacluster.shadow", "getent shadow hacluster | cut -d: -f2", [])], decide: { f in
                 let hash = f["hacluster.shadow"] ?? ""
                 return passwordMatches(c.haclusterPassword, hash: hash) ? nil : Change(.update, "set the hacluster password (sensitive)")
             }, apply: { step, _, connection in
-                _ = try await step.run("chpasswd", stdin: Data("hacluster:\(c.haclusterPassword)\n".utf8), on: connection, display: "chpasswd (hacluster, password on stdin)")
+                _ = try await step.run(Command("chpasswd", stdin: Data("hacluster:\(c.haclusterPassword)\n".utf8)), on: connection, display: "chpasswd (hacluster, password on stdin)")
             })
 
         case "pcsd":
-            return shell([("pcsd", "echo $(systemctl is-active pcsd 2>/dev/null) $(systemctl is-enabled pcsd 2>/dev/null) $( (ss -ltn 2>/dev/null || netstat -ltn) | grep -c ':2224 ')")],
+            let listening: Shell = "(ss -ltn 2>/dev/null || netstat -ltn) | grep -q ':2224 '"
+            return shell([("pcsd", "echo $(systemctl is-active pcsd 2>/dev/null) $(systemctl is-enabled pcsd 2>/dev/null) $( (ss -ltn 2>/dev/null || netstat -ltn) | grep -c ':2224 ')", [])],
                          decide: { f in
                 let fields = (f["pcsd"] ?? "").split(separator: " ").map(String.init)
                 guard fields.count == 3 else { return Change(.update, "start and enable pcsd") }
@@ -482,12 +512,13 @@ public enum BootstrapSteps {
                 if fields[1] != "enabled" { todo.append("enable") }
                 return todo.isEmpty ? nil : Change(.update, "\(todo.joined(separator: " and ")) pcsd")
             }, apply: { step, _, connection in
-                _ = try await step.run("systemctl enable pcsd && systemctl start pcsd && for i in $(seq 60); do (ss -ltn 2>/dev/null || netstat -ltn) | grep -q ':2224 ' && exit 0; sleep 0.5; done; echo 'pcsd does not listen on 2224' >&2; exit 1", on: connection, display: "systemctl enable --now pcsd; wait for :2224")
+                _ = try await step.run("systemctl enable pcsd && systemctl start pcsd && \(Shell.waitUntil(listening, tries: 60, interval: 0.5, failure: "pcsd does not listen on 2224"))",
+                                       on: connection, display: "systemctl enable --now pcsd; wait for :2224")
             })
 
         case "corosync-default":
-            let probe = "if [ -f /etc/corosync/corosync.conf ]; then echo \"name=$(awk '$1 == \"cluster_name:\" {print $2}' /etc/corosync/corosync.conf)\"; echo \"loopback=$(grep -c 'ring0_addr: *127.0.0.1' /etc/corosync/corosync.conf)\"; echo \"resources=$(printf '%s' \"$PGHA_CIB\" | grep -c '<primitive')\"; else echo absent; fi"
-            return shell([("corosync.conf", probe)], decide: { f in
+            let probe: Shell = "if [ -f /etc/corosync/corosync.conf ]; then echo \"name=$(awk '$1 == \"cluster_name:\" {print $2}' /etc/corosync/corosync.conf)\"; echo \"loopback=$(grep -c 'ring0_addr: *127.0.0.1' /etc/corosync/corosync.conf)\"; echo \"resources=$(printf '%s' \(SharedFacts.Variable.cib.expansion) | grep -c '<primitive')\"; else echo absent; fi"
+            return shell([("corosync.conf", probe, [.cib])], decide: { f in
                 let text = f["corosync.conf"] ?? "absent"
                 if text == "absent" { return nil }
                 let values = Dictionary(text.split(separator: "\n").compactMap { line -> (String, String)? in
@@ -500,13 +531,13 @@ public enum BootstrapSteps {
                 }
                 throw StepFailure(host: host, step: planned.name, message: "this host is already in cluster '\(values["name"] ?? "?")' (/etc/corosync/corosync.conf); pgha will not destroy another cluster. Remove it yourself, then re-run")
             }, apply: { step, _, connection in
-                _ = try await step.run("pcs cluster destroy", on: connection)
+                _ = try await step.run(Command("pcs", "cluster", "destroy"), on: connection)
             })
 
         case "pgsql-agent-fix":
             let shellfuncs = "/usr/lib/ocf/lib/heartbeat/ocf-shellfuncs"
             // grep -c prints the count (0 included); a missing file prints nothing.
-            return shell([("ocf.crm_attribute", "grep -c 'crm_attribute -p \\$@' \(shellfuncs) 2>/dev/null; true")], decide: { f in
+            return shell([("ocf.crm_attribute", "grep -c 'crm_attribute -p \\$@' \(shellfuncs) 2>/dev/null; true", [])], decide: { f in
                 (Int((f["ocf.crm_attribute"] ?? "").split(separator: "\n").first ?? "") ?? 0) == 0 ? nil
                     : Change(.update, "patch \(shellfuncs): crm_attribute -p → crm_attribute --promotion (resource-agents 4.12 on Debian 12 fails every pgsql start)")
             }, apply: { step, _, connection in
@@ -516,18 +547,19 @@ public enum BootstrapSteps {
         case "pcs-auth":
             let names = c.spec.nodes.map(\.name)
             let known = c.dialect == .v0_9 ? "/var/lib/pcsd/tokens" : "/var/lib/pcsd/known-hosts"
-            let command = PcsCommands(spec: c.spec, dialect: c.dialect).setupCommands()[0].arguments.map(shellWord).joined(separator: " ")
-            return shell([("pcs.known-hosts", "cat \(known) 2>/dev/null")], decide: { f in
+            let command = PcsCommands(spec: c.spec, dialect: c.dialect).setupCommands()[0]
+            return shell([("pcs.known-hosts", "cat \(known) 2>/dev/null", [])], decide: { f in
                 let text = f["pcs.known-hosts"] ?? ""
                 let missing = names.filter { !text.contains("\"\($0)\"") }
                 return missing.isEmpty ? nil : Change(.update, "authenticate \(missing.joined(separator: ", ")) to each other as hacluster")
             }, apply: { step, _, connection in
-                _ = try await step.run(command, stdin: Data("\(c.haclusterPassword)\n".utf8), on: connection, display: command + " (password on stdin)")
+                _ = try await step.run(Command(command.arguments, stdin: Data("\(c.haclusterPassword)\n".utf8)), on: connection,
+                                       display: Command(command.arguments).description + " (password on stdin)")
             })
 
         case "cluster-setup":
-            let command = PcsCommands(spec: c.spec, dialect: c.dialect).setupCommands()[1].arguments.map(shellWord).joined(separator: " ")
-            return shell([("corosync.name", "awk '$1 == \"cluster_name:\" {print $2}' /etc/corosync/corosync.conf 2>/dev/null")], decide: { f in
+            let command = Command(PcsCommands(spec: c.spec, dialect: c.dialect).setupCommands()[1].arguments)
+            return shell([("corosync.name", "awk '$1 == \"cluster_name:\" {print $2}' /etc/corosync/corosync.conf 2>/dev/null", [])], decide: { f in
                 f["corosync.name"] == c.spec.name ? nil : Change(.create, "create cluster \(c.spec.name) on \(c.spec.nodes.map(\.name).joined(separator: ", "))")
             }, apply: { step, _, connection in
                 _ = try await step.run(command, on: connection)
@@ -535,16 +567,18 @@ public enum BootstrapSteps {
 
         case "cluster-start":
             let expected = c.spec.nodes.count
-            return shell([("crm_mon", "crm_mon -1 --output-as=xml 2>/dev/null")], decide: { f in
+            return shell([("crm_mon", "\(CrmMonStatus.query) 2>/dev/null", [])], decide: { f in
                 let status = CrmMonStatus.parse(f["crm_mon"] ?? "")
                 guard let status, status.quorate, status.onlineNodes.count == expected else {
                     return Change(.update, "start the cluster on every node and wait for quorum")
                 }
                 return nil
             }, apply: { step, _, connection in
-                _ = try await step.run("pcs cluster start --all", on: connection)
-                if c.spec.pacemaker.enableAtBoot { _ = try await step.run("pcs cluster enable --all", on: connection) }
-                _ = try await step.run("for i in $(seq 120); do n=$(crm_mon -1 --output-as=xml 2>/dev/null | grep -c 'online=\"true\"'); q=$(crm_mon -1 --output-as=xml 2>/dev/null | grep -c 'with_quorum=\"true\"'); [ \"$n\" -ge \(expected) ] && [ \"$q\" -ge 1 ] && exit 0; sleep 0.5; done; echo 'the cluster did not reach quorum with all \(expected) nodes within 60 s' >&2; exit 1", on: connection, display: "wait for quorum")
+                _ = try await step.run(Command("pcs", "cluster", "start", "--all"), on: connection)
+                if c.spec.pacemaker.enableAtBoot { _ = try await step.run(Command("pcs", "cluster", "enable", "--all"), on: connection) }
+                let quorate: Shell = "s=$(\(CrmMonStatus.query) 2>/dev/null); [ \"$(printf '%s' \"$s\" | grep -c 'online=\"true\"')\" -ge \(expected) ] && printf '%s' \"$s\" | grep -q 'with_quorum=\"true\"'"
+                _ = try await step.run(Shell.waitUntil(quorate, tries: 120, interval: 0.5, failure: "the cluster did not reach quorum with all \(expected) nodes within 60 s"),
+                                       on: connection, display: "wait for quorum")
             })
 
         case "cib-push":
@@ -558,8 +592,8 @@ public enum BootstrapSteps {
             let resource = c.spec.pacemaker.pgsqlResource
             let standbys = c.spec.standbys.map(\.name).sorted()
             let primaryName = c.spec.primary
-            let promoted = c.dialect == .v0_11 ? "Promoted" : "Master"
-            let unpromoted = c.dialect == .v0_11 ? "Unpromoted" : "Slave"
+            let promoted = c.dialect.promotedRole
+            let unpromoted = c.dialect.unpromotedRole
             // Streaming is seen from the primary's pg_stat_replication; verify runs on the first
             // primary's host, so it checks streaming when that node is the promoted one.
             let serverState = SharedFacts.pg(c.spec)
@@ -581,14 +615,14 @@ public enum BootstrapSteps {
                 }
                 return problems
             }
-            return shell([("crm_mon", "crm_mon -1 --output-as=xml 2>/dev/null"), ("pg.streaming-standbys", SharedFacts.pgValue("streaming"))], decide: { f in
+            return shell([("crm_mon", "\(CrmMonStatus.query) 2>/dev/null", []), ("pg.streaming-standbys", SharedFacts.pgValue("streaming"), [.pg])], decide: { f in
                 let found = problems(f["crm_mon"] ?? "", streaming: f["pg.streaming-standbys"] ?? "")
                 return found.isEmpty ? nil : Change(.update, "wait for the cluster: \(found.joined(separator: "; "))")
             }, apply: { step, _, connection in
                 // Bounded wait; the re-check after apply reports what is still wrong.
                 var last: [String] = []
                 for _ in 0..<180 {
-                    let xml = try await connection.run("crm_mon -1 --output-as=xml", stdin: nil).stdout
+                    let xml = try await connection.run(CrmMonStatus.query).stdout
                     // The same query the probe reads (SharedFacts.pg), its "streaming=" lines.
                     let streaming = try await connection.run(serverState.command, stdin: nil).stdout
                         .split(separator: "\n").filter { $0.hasPrefix("streaming=") }.map { $0.dropFirst(10) }.joined(separator: "\n")

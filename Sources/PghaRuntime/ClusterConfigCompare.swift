@@ -1,3 +1,4 @@
+import PghaShell
 import PghaRender
 
 /// One way the live cluster configuration differs from what pgha declares, as a plan line:
@@ -180,8 +181,8 @@ extension ClusterConfig {
 
     /// `ocf:heartbeat:IPaddr2 ip=10.77.0.101 nic=eth0 cidr_netmask=24 meta migration-threshold=0`
     static func describe(_ p: Primitive) -> String {
-        var words = [p.agent.description] + p.instance.map { shellQuote("\($0.name)=\($0.value)") }
-        if !p.meta.isEmpty { words += ["meta"] + p.meta.map { shellQuote("\($0.name)=\($0.value)") } }
+        var words = [p.agent.description] + p.instance.map { quote("\($0.name)=\($0.value)") }
+        if !p.meta.isEmpty { words += ["meta"] + p.meta.map { quote("\($0.name)=\($0.value)") } }
         return words.joined(separator: " ")
     }
 

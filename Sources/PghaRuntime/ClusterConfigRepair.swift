@@ -1,4 +1,5 @@
 import PghaRender
+import PghaShell
 import PghaSpec
 
 /// Writes the bash script (run as root on one node) that repairs the cluster configuration
@@ -36,13 +37,11 @@ public struct ClusterConfigRepair {
         guard !differences.isEmpty else { return nil }
         let commands = PcsCommands(spec: spec, dialect: dialect).resourceCommands()
 
-        var lines = [
+        // No value of the spec or the CIB in a comment (a newline in one would start a command):
+        // `pgha plan` shows the differences.
+        var lines: [Shell] = [
             "#!/bin/bash",
-            "# Cluster \(spec.name): repair the cluster configuration (pcs \(dialect.rawValue) dialect).",
-            "# Differences found by pgha:",
-        ]
-        lines += differences.map { "#   \($0)" }
-        lines += [
+            "# pgha: repair the cluster configuration, pushed once.",
             "set -euo pipefail",
             "workdir=$(mktemp -d /tmp/pgha-cib-repair.XXXXXX)",
             "trap 'rm -rf \"$workdir\"' EXIT",
@@ -51,7 +50,7 @@ public struct ClusterConfigRepair {
         case .live:
             lines += ["cd \"$workdir\"", "pcs cluster cib live.xml"]
         case .offline(let input, _):
-            lines += ["cp \(shellWord(input)) \"$workdir/live.xml\"", "cd \"$workdir\""]
+            lines += ["cp \(input) \"$workdir/live.xml\"", "cd \"$workdir\""]
         }
         lines.append("cp live.xml new.xml")
 
@@ -87,7 +86,7 @@ public struct ClusterConfigRepair {
             }
             // `pcs resource disable/unmanage` on pgha's resources is the operator's, not drift: keep it.
             let ids = desired.allResourceIDs
-            var kept: [String] = []
+            var kept: [Shell] = []
             for resource in live.resources {
                 var elements: [(id: String, meta: [ClusterConfig.Attribute], stonith: Bool)] = [(resource.id, resource.meta, false)]
                 switch resource {
@@ -103,7 +102,7 @@ public struct ClusterConfigRepair {
                     let pairs = element.meta.filter { CIBValue.operationalMeta.contains($0.name) }.map { "\($0.name)=\($0.value)" }
                     guard !pairs.isEmpty else { continue }
                     let noun = element.stonith && dialect == .v0_11 ? "stonith" : "resource"
-                    kept.append(ShellCommand(["pcs", "-f", "scratch.xml", noun, "meta", element.id] + pairs).rendered)
+                    kept.append(ShellCommand(["pcs", "-f", "scratch.xml", noun, "meta", element.id] + pairs).shell)
                 }
             }
             if !kept.isEmpty {
@@ -119,7 +118,7 @@ public struct ClusterConfigRepair {
             if !(owned.constraints + owned.resources).isEmpty {
                 lines += ["# pgha's live objects the rebuild does not produce again (constraints before resources)."]
                 lines.append("for path in \\")
-                lines += (owned.constraints + owned.resources).map { "    \(xpathWord($0)) \\" }
+                lines += (owned.constraints + owned.resources).map { "    \($0) \\" }
                 lines += [
                     "; do",
                     "  grep -qxF \"$path\" rebuilt.paths || CIB_file=new.xml cibadmin --delete --xpath \"$path\"",
@@ -145,9 +144,9 @@ public struct ClusterConfigRepair {
         case .live:
             lines.append("pcs cluster cib-push new.xml diff-against=live.xml")
         case .offline(_, let output):
-            lines.append("cp new.xml \(shellWord(output))")
+            lines.append("cp new.xml \(output)")
         }
-        return lines.joined(separator: "\n") + "\n"
+        return Shell.lines(lines).text + "\n"
     }
 
     /// The words after `pcs -f FILE`, or [] for any other command.
@@ -157,15 +156,9 @@ public struct ClusterConfigRepair {
         return Array(words.dropFirst(3))
     }
 
-    /// An XPath as one shell word: in double quotes when that is safe (CIB ids are XML names,
-    /// so it always is for the paths pgha writes), which keeps `[@id='…']` readable.
-    func xpathWord(_ path: String) -> String {
-        path.contains(where: { "\"$`\\!".contains($0) }) ? shellWord(path) : "\"\(path)\""
-    }
-
-    func retarget(_ command: ShellCommand, to file: String) -> String {
+    func retarget(_ command: ShellCommand, to file: String) -> Shell {
         var command = command
         command.groups[0][2] = file
-        return command.rendered
+        return command.shell
     }
 }

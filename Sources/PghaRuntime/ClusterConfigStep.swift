@@ -1,4 +1,5 @@
 import Foundation
+import PghaShell
 import PghaSpec
 
 /// The Pacemaker configuration (the "cib-push" step): the first time, the rendered
@@ -31,7 +32,7 @@ public struct ClusterConfigStep: Step {
         // Empty when the cluster is not running yet (cibadmin needs it). The same query serves
         // every step that asks whether pgha's resources exist (SharedFacts.cib).
         script.share(SharedFacts.cib.variable, SharedFacts.cib.command)
-        script.add(Self.probeName, "printf '%s\\n' \"$\(SharedFacts.cibVariable)\"")
+        script.add(Self.probeName, "printf '%s\\n' \(SharedFacts.Variable.cib.expansion)")
     }
 
     func fail(_ message: String) -> StepFailure { StepFailure(host: host, step: name, message: message) }
@@ -70,7 +71,7 @@ public struct ClusterConfigStep: Step {
         guard let script else { return }
         // The CIB holds no secrets by design (the pgsql resource has no password), so neither does this.
         try await connection.upload(Data(script.utf8), to: Self.repairPath, mode: 0o700, owner: "root", group: "root")
-        _ = try await run("bash \(Self.repairPath)", on: connection)
+        _ = try await run(Command("bash", Self.repairPath), on: connection)
     }
 
     /// The first configuration. In sync mode the agent may promote a fresh clone instead of the
@@ -79,24 +80,24 @@ public struct ClusterConfigStep: Step {
     func create(on connection: HostConnection) async throws {
         let standbys = spec.standbys.map(\.name)
         let pin = spec.replication.mode == .sync && !standbys.isEmpty
-        func standby(_ on: Bool) -> String {
-            standbys.map { "crm_attribute --node \(shellWord($0)) --name standby " + (on ? "--update on" : "--delete") }.joined(separator: " && ")
+        func standby(_ on: Bool) -> Shell {
+            Shell.all(standbys.map { Command(["crm_attribute", "--node", $0, "--name", "standby"] + (on ? ["--update", "on"] : ["--delete"])).shell })
         }
         if pin { _ = try await run(standby(true), on: connection, display: "hold \(standbys.joined(separator: ", ")) in standby until \(spec.primary) is promoted") }
         try await connection.upload(Data(createScript.utf8), to: Self.createPath, mode: 0o700, owner: "root", group: "root")
-        _ = try await run("bash \(Self.createPath)", on: connection)
+        _ = try await run(Command("bash", Self.createPath), on: connection)
         guard pin else { return }
-        let promoted = dialect == .v0_11 ? "Promoted" : "Master"
+        let promoted = dialect.promotedRole
         var last = "no status"
         for _ in 0..<240 {
-            let xml = try await connection.run("crm_mon -1 --output-as=xml", stdin: nil).stdout
+            let xml = try await connection.run(CrmMonStatus.query).stdout
             let nodes = CrmMonStatus.parse(xml)?.nodes(of: spec.pacemaker.pgsqlResource, role: promoted) ?? []
             if nodes == [spec.primary] { break }
             last = nodes.isEmpty ? "promoted nowhere" : "promoted on \(nodes.joined(separator: ", "))"
             try await Task.sleep(nanoseconds: 500_000_000)
         }
         _ = try await run(standby(false), on: connection, display: "release \(standbys.joined(separator: ", ")) from standby")
-        let xml = try await connection.run("crm_mon -1 --output-as=xml", stdin: nil).stdout
+        let xml = try await connection.run(CrmMonStatus.query).stdout
         if CrmMonStatus.parse(xml)?.nodes(of: spec.pacemaker.pgsqlResource, role: promoted) != [spec.primary] {
             throw fail("\(spec.primary) was not promoted within 120 s (\(last))")
         }

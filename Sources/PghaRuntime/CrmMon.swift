@@ -1,4 +1,6 @@
 import Foundation
+import PghaShell
+import PghaSpec
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -23,6 +25,9 @@ public struct CrmMonStatus: Equatable, Sendable {
     public var instances: [Instance]
     public var failures: [Failure]
 
+    /// The one status query.
+    public static let query = Command("crm_mon", "-1", "--output-as=xml")
+
     public static func parse(_ xml: String) -> CrmMonStatus? {
         guard let document = try? XMLDocument(xmlString: xml, options: []), let root = document.rootElement() else { return nil }
         func elements(_ path: String) -> [XMLElement] { ((try? root.nodes(forXPath: path)) ?? []).compactMap { $0 as? XMLElement } }
@@ -45,4 +50,11 @@ public struct CrmMonStatus: Equatable, Sendable {
     public func nodes(of resource: String, role: String) -> [String] {
         instances.filter { $0.resource == resource && $0.role == role }.compactMap(\.node).sorted()
     }
+}
+
+extension ClusterSpec.PcsDialect {
+    /// The role words crm_mon reports for a promotable clone's instances: Pacemaker 2.1 (with
+    /// pcs 0.11+) says Promoted/Unpromoted, older ones Master/Slave. The one place they are written.
+    public var promotedRole: String { self == .v0_11 ? "Promoted" : "Master" }
+    public var unpromotedRole: String { self == .v0_11 ? "Unpromoted" : "Slave" }
 }

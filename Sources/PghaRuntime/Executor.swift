@@ -1,4 +1,5 @@
 import Foundation
+import PghaShell
 
 /// How one step ended.
 public enum Outcome: Sendable {
@@ -60,7 +61,7 @@ public struct Executor: Sendable {
         try await withThrowingTaskGroup(of: (String, Facts).self) { group in
             for host in hosts {
                 var script = FactScript()
-                for probe in extra?.probes ?? [] { script.add(probe.name, probe.command) }
+                if let extra { script.merge(extra) }
                 for step in steps where step.host == host { step.probe(&script) }
                 let connection = try connection(host)
                 group.addTask { (host, try await Self.facts(script, on: connection)) }
@@ -76,11 +77,15 @@ public struct Executor: Sendable {
         if let dir = ProcessInfo.processInfo.environment["PGHA_DUMP_FACT_SCRIPTS"] {
             try? script.script.write(toFile: "\(dir)/\(connection.name).sh", atomically: true, encoding: .utf8)
         }
+        if !script.conflicts.isEmpty {
+            throw StepFailure(host: connection.name, step: "facts",
+                              message: "two steps read \(script.conflicts.joined(separator: ", ")) with different probes (a defect of pgha; please report it)")
+        }
         let result = try await connection.run("bash -s", stdin: Data(script.script.utf8))
         if let signal = result.signal {
             throw StepFailure(host: connection.name, step: "facts", message: "the fact probe was killed by SIG\(signal)")
         }
-        return Facts(FactScript.parse(result.stdout))
+        return Facts(script.parse(result.stdout))
     }
 
     /// What each step would do given the facts gathered before anything changed.

@@ -1,57 +1,81 @@
 import Foundation
+import PghaShell
 import PghaSpec
 
 /// Read-only probes of one host, batched into a single shell script so that gathering every
 /// fact a plan needs costs one round trip. Each probe prints a section header and its output.
-public struct FactScript {
-    public static let marker = "@@pgha-fact "
-    public private(set) var probes: [(name: String, command: String)] = []
-    public private(set) var shared: [(variable: String, command: String)] = []
+/// The header carries a marker drawn at random for each script, so nothing a host prints (a
+/// file's content, a name from the CIB) can forge the section of another fact.
+public struct FactScript: Sendable {
+    public let marker: String
+    public private(set) var probes: [(name: String, command: Shell)] = []
+    public private(set) var shared: [(variable: String, command: Shell)] = []
+    /// Probe names added twice with different commands: a defect of the steps that asked.
+    public private(set) var conflicts: [String] = []
 
-    public init() {}
+    public init(marker: String = randomMarker(prefix: "@@pgha-fact")) { self.marker = marker }
 
     /// A value several probes read — one cibadmin or psql call instead of one per probe. The
-    /// script computes it once, before the probes, into the shell variable `variable`.
-    public mutating func share(_ variable: String, _ command: String) {
-        guard !shared.contains(where: { $0.variable == variable }) else { return }
-        shared.append((variable, command))
+    /// script computes it once, before the probes, into the shell variable `variable` (one of
+    /// SharedFacts' names: a fixed identifier, never a value).
+    public mutating func share(_ variable: SharedFacts.Variable, _ command: Shell) {
+        guard !shared.contains(where: { $0.variable == variable.rawValue }) else { return }
+        shared.append((variable.rawValue, command))
     }
 
-    public mutating func add(_ name: String, _ command: String) {
-        guard !probes.contains(where: { $0.name == name }) else { return }
+    /// A probe. The same name asked twice with the same command is read once; with another
+    /// command it is a conflict, and gathering facts fails naming it.
+    public mutating func add(_ name: String, _ command: Shell) {
+        if let existing = probes.first(where: { $0.name == name }) {
+            if existing.command != command, !conflicts.contains(name) { conflicts.append(name) }
+            return
+        }
         probes.append((name, command))
     }
 
+    /// Every probe of `other` (its shared values too), as if added here.
+    public mutating func merge(_ other: FactScript) {
+        for value in other.shared where !shared.contains(where: { $0.variable == value.variable }) { shared.append(value) }
+        for probe in other.probes { add(probe.name, probe.command) }
+        for name in other.conflicts where !conflicts.contains(name) { conflicts.append(name) }
+    }
+
     /// A file's mode, owner, group and either its content (base64) or, for secrets, a digest.
+    /// `-h`/`-L`-free stat of the path itself: a symbolic link shows as what it is.
     public mutating func file(_ path: String, sensitive: Bool = false) {
-        let quoted = shellWord(path)
-        let body = sensitive ? "sha256sum < \(quoted) | cut -d' ' -f1" : "base64 -w0 < \(quoted); echo"
-        add("file:\(path)", "if [ -f \(quoted) ]; then stat -c '%a %U %G' \(quoted); \(body); else echo absent; fi")
+        let body: Shell = sensitive ? "sha256sum < \(path) | cut -d' ' -f1" : "base64 -w0 < \(path); echo"
+        add("file:\(path)", "if [ -f \(path) ]; then stat -c '%a %U %G' \(path); \(body); else echo absent; fi")
     }
 
     public var script: String {
-        var lines = ["export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH"]
-        for value in shared { lines.append("\(value.variable)=$( { \(value.command) ; } 2>/dev/null )") }
+        var lines: [Shell] = ["export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH"]
+        for value in shared {
+            // The variable name is one of SharedFacts.Variable's fixed identifiers.
+            lines.append(Shell(assigning: value.variable, "$( { \(value.command) ; } 2>/dev/null )"))
+        }
         for probe in probes {
-            lines.append("printf '\\n\(Self.marker)%s\\n' \(shellWord(probe.name))")
+            lines.append("printf '\\n%s %s\\n' \(marker) \(probe.name)")
             lines.append("{ \(probe.command) ; } 2>/dev/null || true")
         }
-        return lines.joined(separator: "\n") + "\n"
+        return Shell.lines(lines).text + "\n"
     }
 
     /// Splits the script's output back into one raw text per probe.
-    public static func parse(_ output: String) -> [String: String] {
+    public func parse(_ output: String) -> [String: String] { Self.parse(output, marker: marker) }
+
+    public static func parse(_ output: String, marker: String) -> [String: String] {
+        let header = marker + " "
         var sections: [String: String] = [:]
         var current: String?
         var lines: [Substring] = []
         func flush() {
-            if let current { sections[current] = lines.joined(separator: "\n").trimmingCharacters(in: .newlines) }
+            if let current, sections[current] == nil { sections[current] = lines.joined(separator: "\n").trimmingCharacters(in: .newlines) }
             lines = []
         }
         for line in output.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix(marker) {
+            if line.hasPrefix(header) {
                 flush()
-                current = String(line.dropFirst(marker.count))
+                current = String(line.dropFirst(header.count))
             } else if current != nil {
                 lines.append(line)
             }
@@ -59,12 +83,6 @@ public struct FactScript {
         flush()
         return sections
     }
-}
-
-/// Quotes one word for a POSIX shell.
-public func shellWord(_ word: String) -> String {
-    if !word.isEmpty, word.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_-./:=@%+,".contains($0)) }) { return word }
-    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
 /// A file on a host as a fact.
@@ -142,15 +160,13 @@ public struct OSRelease: Equatable, Sendable {
 }
 
 /// The probe `parseInstalledPackages` reads: dpkg on Debian, rpm on EL.
-public func installedPackagesQuery(_ names: [String]) -> String {
-    let list = names.joined(separator: " ")
-    return "if command -v dpkg-query >/dev/null; then dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' \(list); else rpm -q --qf '%{NAME}\\tinstall ok installed\\t%{VERSION}-%{RELEASE}\\n' \(list) | grep -v 'is not installed'; fi"
+public func installedPackagesQuery(_ names: [String]) -> Shell {
+    "if command -v dpkg-query >/dev/null; then dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' \(words: names); else rpm -q --qf '%{NAME}\\tinstall ok installed\\t%{VERSION}-%{RELEASE}\\n' \(words: names) | grep -v 'is not installed'; fi"
 }
 
 /// Installs packages with apt (waiting for another apt to finish) or yum.
-public func installPackagesCommand(_ names: [String]) -> String {
-    let list = names.joined(separator: " ")
-    return "if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 \(list); else yum install -y \(list); fi"
+public func installPackagesCommand(_ names: [String]) -> Shell {
+    "if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 \(words: names); else yum install -y \(words: names); fi"
 }
 
 /// `dpkg-query -W -f='${Package}\t${Status}\t${Version}\n' …` or the rpm equivalent:
@@ -178,36 +194,11 @@ public struct PcsCapabilities: Equatable, Sendable {
 
     public var versionParts: [Int] { version.split(separator: ".").compactMap { Int($0.prefix { $0.isNumber }) } }
 
-    /// The dialect to generate for, by capability rather than by version number (design.md §4):
+    /// The dialect to generate for, by capability rather than by version number (docs/architecture.md, "pcs dialects"):
     /// Promoted/Unpromoted roles mean 0.11+, separate node names and addresses mean 0.10.
     public var dialect: ClusterSpec.PcsDialect {
         if capabilities.contains("pcmk.cib.roles.promoted-unpromoted") { return .v0_11 }
         if capabilities.contains("pcs.auth.separated-name-and-address") { return .v0_10 }
         return .v0_9
-    }
-}
-
-/// `pg_lsclusters -h`: version, name, port, status, owner, data directory.
-public struct PGCluster: Equatable, Sendable {
-    public var version: String
-    public var name: String
-    public var port: Int
-    public var online: Bool
-    public var dataDirectory: String
-
-    public init(version: String, name: String, port: Int, online: Bool, dataDirectory: String) {
-        self.version = version
-        self.name = name
-        self.port = port
-        self.online = online
-        self.dataDirectory = dataDirectory
-    }
-
-    public static func parse(_ text: String) -> [PGCluster] {
-        text.split(separator: "\n").compactMap { line in
-            let f = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-            guard f.count >= 6, let port = Int(f[2]) else { return nil }
-            return PGCluster(version: f[0], name: f[1], port: port, online: f[3].hasPrefix("online"), dataDirectory: f[5])
-        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PghaShell
 import PghaRender
 import PghaSpec
 
@@ -8,7 +9,7 @@ public enum FirewallPlan {
     /// The ports a PostgreSQL + Pacemaker node needs: PostgreSQL, pcsd, corosync (knet/udpu).
     public static func ports(postgresPort: Int) -> [String] { ["\(postgresPort)/tcp", "2224/tcp", "5404-5406/udp"] }
 
-    public static let probe = """
+    public static let probe: Shell = """
         for s in firewalld ufw nftables; do echo "$s=$(systemctl is-active $s 2>/dev/null)"; done
         if [ "$(systemctl is-active firewalld 2>/dev/null)" = active ]; then echo "firewalld-ports=$(firewall-cmd --list-ports 2>/dev/null)"; fi
         if [ "$(systemctl is-active ufw 2>/dev/null)" = active ]; then ufw status 2>/dev/null | sed -n 's/^\\([0-9:/a-z]*\\) .*ALLOW.*/ufw-allow=\\1/p'; fi
@@ -39,7 +40,7 @@ public enum FirewallPlan {
     static func ufwName(_ port: String) -> String { port.replacingOccurrences(of: "-", with: ":") }
 
     /// The commands that bring the firewall to `mode`, or nil when it already is.
-    public static func commands(mode: ClusterSpec.Firewall, probe text: String, ports: [String], host: String) throws -> (summary: String, commands: [String])? {
+    public static func commands(mode: ClusterSpec.Firewall, probe text: String, ports: [String], host: String) throws -> (summary: String, commands: [Command])? {
         let state = State(text)
         switch mode {
         case .unmanaged:
@@ -48,18 +49,18 @@ public enum FirewallPlan {
             let active = ["firewalld", "ufw"].filter { state.active.contains($0) }
             guard !active.isEmpty else { return nil }
             return ("stop and disable \(active.joined(separator: ", "))",
-                    active.map { $0 == "ufw" ? "ufw disable" : "systemctl disable --now \($0)" })
+                    active.map { $0 == "ufw" ? Command("ufw", "disable") : Command("systemctl", "disable", "--now", $0) })
         case .open:
             if state.active.contains("firewalld") {
                 let missing = ports.filter { !state.firewalldPorts.contains($0) }
                 guard !missing.isEmpty else { return nil }
                 return ("open \(missing.joined(separator: " ")) in firewalld (permanent and now)",
-                        missing.map { "firewall-cmd --permanent --add-port=\($0)" } + ["firewall-cmd --reload"])
+                        missing.map { Command("firewall-cmd", "--permanent", "--add-port=" + $0) } + [Command("firewall-cmd", "--reload")])
             }
             if state.active.contains("ufw") {
                 let missing = ports.filter { !state.ufwAllowed.contains(ufwName($0)) }
                 guard !missing.isEmpty else { return nil }
-                return ("allow \(missing.joined(separator: " ")) in ufw", missing.map { "ufw allow \(ufwName($0))" })
+                return ("allow \(missing.joined(separator: " ")) in ufw", missing.map { Command("ufw", "allow", ufwName($0)) })
             }
             if state.nftBlocking > 0 {
                 throw StepFailure(host: host, step: "firewall", message: "the nftables ruleset drops or rejects traffic and pgha manages firewalld and ufw, not raw nftables rules: allow \(ports.joined(separator: ", ")) yourself, or set os.firewall: unmanaged")
@@ -90,10 +91,17 @@ public enum TimeSyncPlan {
         }
     }
 
-    public static func probe(_ service: ClusterSpec.TimeSyncService) -> String {
-        let units = units(service).map { "echo \"unit:\($0)=$(systemctl is-active \($0) 2>/dev/null) $(systemctl is-enabled \($0) 2>/dev/null)\"" }
-        let config = configPaths(service).map { "[ -f \($0) ] && { echo \"config=\($0)\"; echo \"content=$(base64 -w0 < \($0))\"; }" }
-        return (units + ["{ " + config.joined(separator: " || ") + "; } || true"]).joined(separator: "; ")
+    public static func probe(_ service: ClusterSpec.TimeSyncService) -> Shell {
+        // Unit names and paths are pgha's own (above); quoted all the same.
+        let units: [Shell] = units(service).map { unit in
+            let label: String = "unit:" + unit + "="
+            return "echo \(label)\"$(systemctl is-active \(unit) 2>/dev/null) $(systemctl is-enabled \(unit) 2>/dev/null)\""
+        }
+        let config: [Shell] = configPaths(service).map { path in
+            let label: String = "config=" + path
+            return "[ -f \(path) ] && { echo \(label); echo \"content=$(base64 -w0 < \(path))\"; }"
+        }
+        return Shell.join(units + ["{ \(Shell.join(config, separator: " || ")); } || true"])
     }
 
     public static func block(servers: [String]) -> String {

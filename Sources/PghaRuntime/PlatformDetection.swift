@@ -1,8 +1,9 @@
 import Foundation
+import PghaShell
 import PghaSpec
 
 /// What a host is, read before anything else (one small round trip): its OS and its pcs — the
-/// pcs dialect follows pcs's capabilities (design.md §4), read from the capabilities.xml that
+/// pcs dialect follows pcs's capabilities (docs/architecture.md, "pcs dialects"), read from the capabilities.xml that
 /// pcsd ships (the same list `pcs --version --full` prints, without a Python start).
 public struct Platform: Equatable, Sendable {
     public var os: OSRelease?

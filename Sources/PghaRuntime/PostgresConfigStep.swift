@@ -1,4 +1,5 @@
 import Foundation
+import PghaShell
 import PghaRender
 import PghaSpec
 
@@ -16,7 +17,7 @@ public struct PostgresConfigStep: Step {
     public var clone: String
     public var pgsqlResource: String
     /// SharedFacts.pg: the server's role, restart-only and pending settings.
-    public var sharedState: (variable: String, command: String)
+    public var sharedState: (variable: SharedFacts.Variable, command: Shell)
 
     public var host: String { file.host }
     public var name: String { file.name }
@@ -24,7 +25,7 @@ public struct PostgresConfigStep: Step {
     var isMainConfig: Bool { file.file.path.hasSuffix("/postgresql.conf") }
 
     public init(file: FileStep, binDir: String, dataDir: String, osUser: String, port: Int, clone: String, pgsqlResource: String,
-                sharedState: (variable: String, command: String)) {
+                sharedState: (variable: SharedFacts.Variable, command: Shell)) {
         self.sharedState = sharedState
         self.file = file
         self.binDir = binDir
@@ -35,17 +36,25 @@ public struct PostgresConfigStep: Step {
         self.pgsqlResource = pgsqlResource
     }
 
-    var psql: String { "runuser -u \(shellWord(osUser)) -- \(binDir)/psql -X -At -p \(port)" }
+    /// psql as the OS user, one SQL text.
+    func psql(_ sql: String) -> Shell {
+        Command([binDir + "/psql", "-X", "-At", "-p", String(port), "-c", sql], user: osUser).shell
+    }
+
+    /// pg_ctl as the OS user on this data directory.
+    func pgCtl(_ arguments: [String]) -> Command {
+        Command([binDir + "/pg_ctl"] + arguments + ["-D", dataDir], user: osUser)
+    }
 
     public func probe(_ script: inout FactScript) {
         file.probe(&script)
-        script.add("pg.running", "runuser -u \(shellWord(osUser)) -- \(binDir)/pg_ctl status -D \(shellWord(dataDir)) >/dev/null 2>&1 && echo yes || echo no")
+        script.add("pg.running", "\(pgCtl(["status"])) >/dev/null 2>&1 && echo yes || echo no")
         script.share(SharedFacts.cib.variable, SharedFacts.cib.command)
         script.add("cluster.managed", SharedFacts.cibHas(pgsqlResource))
         guard isMainConfig else { return }
         // The role, the settings only a restart applies, and those waiting for one.
         script.share(sharedState.variable, sharedState.command)
-        script.add("pg.settings", "printf '%s\\n' \"$\(sharedState.variable)\" | grep -E '^(role|restart|pending)='")
+        script.add("pg.settings", "printf '%s\\n' \(sharedState.variable.expansion) | grep -E '^(role|restart|pending)='")
     }
 
     struct Settings {
@@ -125,15 +134,15 @@ public struct PostgresConfigStep: Step {
             try await file.apply(change, facts: facts, on: connection)
         }
         guard facts["pg.running"] == "yes" else { return }
-        let asUser = "runuser -u \(shellWord(osUser)) --"
         // SIGHUP is asynchronous: wait until the server has read its files again, then ask it
         // which settings still wait for a restart.
-        let reload = """
-            before=$(\(psql) -c 'select pg_conf_load_time()')
-            \(asUser) \(binDir)/pg_ctl reload -D \(shellWord(dataDir)) >/dev/null || exit 1
-            for i in $(seq 50); do [ "$(\(psql) -c 'select pg_conf_load_time()')" != "$before" ] && break; sleep 0.1; done
-            \(psql) -c 'select name from pg_settings where pending_restart'
-            """
+        let loadTime = psql("select pg_conf_load_time()")
+        let reload = Shell.lines([
+            "before=$(\(loadTime))",
+            "\(pgCtl(["reload"])) >/dev/null || exit 1",
+            Shell.waitQuietly(until: "[ \"$(\(loadTime))\" != \"$before\" ]", tries: 50, interval: 0.1),
+            psql("select name from pg_settings where pending_restart"),
+        ])
         let pending = try await run(reload, on: connection, display: "pg_ctl reload; list settings pending a restart")
             .stdout.split(separator: "\n").map(String.init)
         guard isMainConfig, !pending.isEmpty else { return }
@@ -143,12 +152,13 @@ public struct PostgresConfigStep: Step {
         }
         if managed {
             // Pacemaker stops and starts this node's instance; the agent brings it back as a standby.
-            _ = try await run("pcs resource restart \(shellWord(clone)) \(shellWord(host)) --wait=120", on: connection)
-            _ = try await run("for i in $(seq 120); do [ \"$(\(psql) -c 'select status from pg_stat_wal_receiver' 2>/dev/null)\" = streaming ] && exit 0; sleep 0.5; done; echo 'the standby did not stream again within 60 s' >&2; exit 1",
+            _ = try await run(Command("pcs", "resource", "restart", clone, host, "--wait=120"), on: connection)
+            let streaming: Shell = "[ \"$(\(psql("select status from pg_stat_wal_receiver")) 2>/dev/null)\" = streaming ]"
+            _ = try await run(Shell.waitUntil(streaming, tries: 120, interval: 0.5, failure: "the standby did not stream again within 60 s"),
                               on: connection, display: "wait for streaming")
         } else {
             // Before Pacemaker takes over (bootstrap): pg_ctl restart reuses the start options.
-            _ = try await run("\(asUser) \(binDir)/pg_ctl restart -D \(shellWord(dataDir)) -m fast -w -t 60", on: connection)
+            _ = try await run(pgCtl(["restart", "-m", "fast", "-w", "-t", "60"]), on: connection)
         }
     }
 }

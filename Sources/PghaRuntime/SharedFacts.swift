@@ -1,47 +1,81 @@
 import Foundation
+import PghaShell
 import PghaSpec
 
 /// Facts many steps read, computed once per fact script: the CIB's configuration section and
 /// one psql round of the cluster's PostgreSQL state. Each costs a process start of a C tool or
 /// psql (~10–20 ms of a host's CPU); asking once per step multiplied that by the step count.
 public enum SharedFacts {
-    public static let cibVariable = "PGHA_CIB"
-    public static let pgVariable = "PGHA_PG"
+    /// The shell variables the fact script fills: fixed identifiers, never values.
+    public enum Variable: String, Sendable {
+        case cib = "PGHA_CIB"
+        case pg = "PGHA_PG"
+
+        /// `"$NAME"` as shell text.
+        var expansion: Shell {
+            switch self {
+            case .cib: return "\"$PGHA_CIB\""
+            case .pg: return "\"$PGHA_PG\""
+            }
+        }
+    }
 
     /// `cibadmin --query --scope configuration`; empty when no cluster runs here.
-    public static let cib = (variable: cibVariable, command: "cibadmin --query --scope configuration")
+    public static let cib: (variable: Variable, command: Shell) = (.cib, "cibadmin --query --scope configuration")
 
     /// key=value lines from the running server: role, wal_receiver status, whether the
     /// replication role can replicate and log in, the restart-only settings, the settings
     /// waiting for a restart, and the standbys streaming from this server. Empty when PostgreSQL does not answer.
-    public static func pg(_ spec: ClusterSpec) -> (variable: String, command: String) {
+    public static func pg(_ spec: ClusterSpec) -> (variable: Variable, command: Shell) {
         let pg = spec.postgresql
-        let role = spec.replication.user.replacingOccurrences(of: "'", with: "''")
         let sql = """
             select 'role=' || case when pg_is_in_recovery() then 'standby' else 'primary' end \
             union all select 'wal_receiver=' || coalesce((select status from pg_stat_wal_receiver limit 1), '') \
-            union all select 'replication_role=' || coalesce((select case when rolreplication and rolcanlogin then 't' else 'f' end from pg_roles where rolname = '\(role)'), 'absent') \
+            union all select 'replication_role=' || coalesce((select case when rolreplication and rolcanlogin then 't' else 'f' end from pg_roles where rolname = \(sqlLiteral(spec.replication.user))), 'absent') \
             union all select 'restart=' || name from pg_settings where context = 'postmaster' \
             union all select 'pending=' || name from pg_settings where pending_restart \
             union all select 'streaming=' || application_name from pg_stat_replication where state = 'streaming'
             """
         // Only our own server: on a bare Debian host the distribution's main cluster answers on
         // the same port, and its state is not ours.
-        let pid = shellWord(pg.dataDir + "/postmaster.pid")
-        return (pgVariable, "[ -f \(pid) ] && kill -0 \"$(head -1 \(pid))\" && \(pg.psql) -c \(shellWord(sql))")
+        let pid = pg.dataDir + "/postmaster.pid"
+        return (.pg, "[ -f \(pid) ] && kill -0 \"$(head -1 \(pid))\" && \(pg.psql(sql))")
     }
 
-    /// A probe printing the value of `key` from the PostgreSQL state.
-    public static func pgValue(_ key: String) -> String { "printf '%s\\n' \"$\(pgVariable)\" | sed -n 's/^\(key)=//p'" }
+    /// A probe printing the value of `key` from the PostgreSQL state (`key`: a word of pgha's).
+    public static func pgValue(_ key: String) -> Shell {
+        let program: String = "s/^" + key + "=//p"
+        return "printf '%s\\n' \(Variable.pg.expansion) | sed -n \(program)"
+    }
 
     /// A probe printing "yes" when the CIB holds the resource `id`.
-    public static func cibHas(_ id: String) -> String {
-        "printf '%s' \"$\(cibVariable)\" | grep -q 'id=\"\(id)\"' && echo yes || echo no"
+    public static func cibHas(_ id: String) -> Shell {
+        let attribute: String = "id=\"" + id + "\""
+        return "printf '%s' \(Variable.cib.expansion) | grep -qF -- \(attribute) && echo yes || echo no"
     }
 }
+
+/// A string as an SQL literal: single quotes, a quote doubled (standard_conforming_strings is
+/// on from PostgreSQL 9.1 on, so a backslash is an ordinary character).
+public func sqlLiteral(_ value: String) -> String { "'" + value.replacingOccurrences(of: "'", with: "''") + "'" }
 
 extension ClusterSpec.PostgreSQL {
     /// psql as the OS user against the cluster's port, unaligned tuples only, from / (runuser
     /// keeps the caller's directory, which the postgres user may not be allowed into).
-    public var psql: String { "cd / && runuser -u \(shellWord(osUser.name)) -- \(binDir)/psql -X -At -p \(port)" }
+    public var psqlCommand: Command {
+        Command([binDir + "/psql", "-X", "-At", "-p", String(port)], user: osUser.name)
+    }
+
+    /// psql running one SQL text (`-c`), with more psql options before it.
+    public func psql(_ sql: String, options: [String] = []) -> Shell {
+        psqlCommand.appending(options + ["-c", sql]).shell
+    }
+
+    /// A program of the installation (`bin_dir/NAME`) as OS user.
+    public func tool(_ name: String, _ arguments: [String], asUser: Bool = true) -> Command {
+        Command([binDir + "/" + name] + arguments, user: asUser ? osUser.name : nil)
+    }
 }
+
+/// A name as an SQL identifier: double quotes, a quote doubled.
+public func sqlIdentifier(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }

@@ -1,4 +1,5 @@
 import Foundation
+import PghaShell
 import PghaSpec
 
 /// The `source` install method (seed 000 §5.1 and §5.2.3): the build packages for the host's OS
@@ -32,14 +33,15 @@ public enum SourceBuild {
     public static func buildDirectory(version: String) -> String { "/var/tmp/pgha-build-postgresql-\(version)" }
 
     /// What the prefix holds, one `key=value` line each; a build still running in the build directory.
-    public static func probe(prefix: String, buildDirectory: String) -> String {
-        let p = shellWord(prefix), b = shellWord(buildDirectory)
-        return """
-            if [ -x \(p)/bin/postgres ]; then echo "version=$(\(p)/bin/postgres --version)"; fi
-            if [ -x \(p)/bin/pg_config ]; then echo "configure=$(\(p)/bin/pg_config --configure)"; fi
-            if [ -d \(p) ]; then echo "owner=$(stat -c '%U %G %a' \(p))"; fi
-            if [ -f \(b)/build.pid ] && [ ! -f \(b)/build.rc ] && kill -0 "$(cat \(b)/build.pid)" 2>/dev/null; then echo "building=$(cat \(b)/build.pid)"; fi
-            """
+    public static func probe(prefix: String, buildDirectory: String) -> Shell {
+        let postgres = prefix + "/bin/postgres", pgConfig = prefix + "/bin/pg_config"
+        let pid = buildDirectory + "/build.pid", rc = buildDirectory + "/build.rc"
+        return Shell.lines([
+            "if [ -x \(postgres) ]; then echo \"version=$(\(postgres) --version)\"; fi",
+            "if [ -x \(pgConfig) ]; then echo \"configure=$(\(pgConfig) --configure)\"; fi",
+            "if [ -d \(prefix) ]; then echo \"owner=$(stat -c '%U %G %a' \(prefix))\"; fi",
+            "if [ -f \(pid) ] && [ ! -f \(rc) ] && kill -0 \"$(cat \(pid))\" 2>/dev/null; then echo \"building=$(cat \(pid))\"; fi",
+        ])
     }
 
     public struct Installed: Equatable, Sendable {
@@ -112,29 +114,30 @@ public enum SourceBuild {
     /// `make` and `make -C contrib` are seed 000's `gmake world` without the documentation (it
     /// needs no build and takes time); `make install` + `make -C contrib install` likewise.
     public static func script(tarballName: String, prefix: String, flags: [String], user: String, group: String) -> String {
-        let configure = configureArguments(prefix: prefix, flags: flags).map(shellWord).joined(separator: " ")
-        return """
-            #!/bin/sh
-            # pgha: build PostgreSQL from \(tarballName) into \(prefix)
-            set -e
-            export LC_ALL=C
-            jobs=$(nproc 2>/dev/null || echo 2)
-            rm -rf src && mkdir src && cd src
-            echo "== extract $(date +%T)"
-            tar -xf ../\(shellWord(tarballName)) --strip-components=1 --no-same-owner
-            echo "== configure $(date +%T)"
-            ./configure \(configure)
-            echo "== make -j$jobs $(date +%T)"
-            make -j"$jobs"
-            make -j"$jobs" -C contrib
-            echo "== install $(date +%T)"
-            make install
-            make -C contrib install
-            chown -R \(shellWord(user)):\(shellWord(group)) \(shellWord(prefix))
-            chmod 755 \(shellWord(prefix))
-            echo "== done $(date +%T)"
-
-            """
+        let configure = configureArguments(prefix: prefix, flags: flags)
+        // No value of the spec in a comment: a newline in it would start a command.
+        let script = Shell.lines([
+            "#!/bin/sh",
+            "# pgha: build PostgreSQL from the spec's tarball into its prefix",
+            "set -e",
+            "export LC_ALL=C",
+            "jobs=$(nproc 2>/dev/null || echo 2)",
+            "rm -rf src && mkdir src && cd src",
+            "echo \"== extract $(date +%T)\"",
+            "tar -xf \("../" + tarballName) --strip-components=1 --no-same-owner",
+            "echo \"== configure $(date +%T)\"",
+            "./configure \(words: configure)",
+            "echo \"== make -j$jobs $(date +%T)\"",
+            "make -j\"$jobs\"",
+            "make -j\"$jobs\" -C contrib",
+            "echo \"== install $(date +%T)\"",
+            "make install",
+            "make -C contrib install",
+            "chown -R \(user + ":" + group) \(prefix)",
+            "chmod 755 \(prefix)",
+            "echo \"== done $(date +%T)\"",
+        ])
+        return script.text + "\n\n"
     }
 
     /// Splits `pg_config --configure` output ('--prefix=/opt/pg15' '--with-openssl') into words.

@@ -1,13 +1,22 @@
 import Foundation
 import PghaRender
+import PghaShell
 import PghaSpec
 
 /// What the runtime needs of a connection to a host. PghaTransport's transports provide it;
 /// keeping it this small lets steps be tested against any of them.
 public protocol HostConnection: Sendable {
     var name: String { get }
-    func run(_ command: String, stdin: Data?) async throws -> CommandResult
+    /// Runs shell text built by PghaShell (values quoted by its one quoting function).
+    func run(_ command: Shell, stdin: Data?) async throws -> CommandResult
     func upload(_ bytes: Data, to path: String, mode: UInt32, owner: String, group: String) async throws
+}
+
+extension HostConnection {
+    /// Runs one program (argv, run-as user, stdin).
+    public func run(_ command: Command) async throws -> CommandResult {
+        try await run(command.shell, stdin: command.stdin)
+    }
 }
 
 public struct CommandResult: Sendable {
@@ -64,16 +73,21 @@ extension Step {
     public var id: String { "\(host)/\(name)" }
 
     /// Runs a command and turns a failure into a StepFailure naming the command.
-    public func run(_ command: String, stdin: Data? = nil, on connection: HostConnection,
+    public func run(_ command: Shell, stdin: Data? = nil, on connection: HostConnection,
                     display: String? = nil) async throws -> CommandResult {
         let result = try await connection.run(command, stdin: stdin)
         guard result.succeeded else {
             let how = result.signal.map { "was killed by SIG\($0)" } ?? "exited \(result.status)"
             let said = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
             throw StepFailure(host: host, step: name,
-                              message: "`\(display ?? command)` \(how)\(said.isEmpty ? "" : ": \(said)")")
+                              message: "`\(display ?? command.text)` \(how)\(said.isEmpty ? "" : ": \(said)")")
         }
         return result
+    }
+
+    /// Runs one program (argv, run-as user, stdin), as above.
+    public func run(_ command: Command, on connection: HostConnection, display: String? = nil) async throws -> CommandResult {
+        try await run(command.shell, stdin: command.stdin, on: connection, display: display)
     }
 }
 

@@ -75,10 +75,38 @@ public struct Shell: Sendable, Hashable, CustomStringConvertible, ExpressibleByS
     /// Lines of a script, in order.
     public static func lines(_ pieces: [Shell]) -> Shell { join(pieces, separator: "\n") }
 
+    /// The one "wait until" loop: tries `condition` up to `tries` times, `interval` seconds
+    /// apart; succeeds as soon as it holds, else prints `failure` on stderr and fails. Run as
+    /// a script of its own (it exits).
+    public static func waitUntil(_ condition: Shell, tries: Int, interval: Double, failure: String) -> Shell {
+        let pause = String(format: "%g", interval)
+        return "for i in $(seq \(tries)); do \(condition) && exit 0; sleep \(pause); done; echo \(failure) >&2; exit 1"
+    }
+
+    /// The same loop that ends quietly (success) when the condition never held: for a wait
+    /// that is followed by a check of its own.
+    public static func waitQuietly(until condition: Shell, tries: Int, interval: Double) -> Shell {
+        let pause = String(format: "%g", interval)
+        return "for i in $(seq \(tries)); do \(condition) && break; sleep \(pause); done"
+    }
+
     /// `{ piece ; }`, grouping as one command.
     public var grouped: Shell { "{ \(self) ; }" }
 
     private init(_ literal: StaticString) { text = literal.description }
+
+    /// `NAME=value`: a shell variable assignment. The name must be an identifier written in
+    /// this repository (it cannot be quoted); the value is shell text built as above.
+    public init(assigning name: String, _ value: Shell) {
+        precondition(isIdentifier(name), "not a shell variable name: \(name)")
+        text = name + "=" + value.text
+    }
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`: a name the shell takes as a variable (environment) name.
+public func isIdentifier(_ name: String) -> Bool {
+    guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && CharacterSet.letters.contains(first)) else { return false }
+    return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) }
 }
 
 /// One program run on a host: argv values, optionally as another OS user, from a working
@@ -129,14 +157,15 @@ public struct Command: Sendable, Hashable, CustomStringConvertible {
     public var shell: Shell {
         var words: [String] = []
         if let user { words += ["runuser", "-u", user, "--"] }
-        let names = environment.filter { $0.0.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) != nil }
+        let names = environment.filter { isIdentifier($0.0) }
         if !names.isEmpty { words += ["env"] + names.map { "\($0.0)=\($0.1)" } }
         // A first word that looks like an assignment would be one: quote it whole.
         let program = words.isEmpty && argv[0].contains("=") ? singleQuoted(argv[0]) : nil
         words += argv
         var shell: Shell = "\(words: words)"
         if let program { shell.text = program + String(shell.text.dropFirst(quote(argv[0]).count)) }
-        if let directory { shell = "cd \(directory) && \(shell)" }
+        // In a subshell: the directory change stays with this command, not the script around it.
+        if let directory { shell = "(cd \(directory) && \(shell))" }
         return shell
     }
 

@@ -96,16 +96,16 @@ struct Apply: AsyncParsableCommand {
     static func clusterStatus(_ session: LiveSession) async -> String? {
         let spec = session.loaded.spec
         guard let any = session.connections[spec.primary] ?? session.connections.values.first,
-              let xml = try? await any.run("crm_mon -1 --output-as=xml", stdin: nil).stdout,
+              let xml = try? await any.run(CrmMonStatus.query).stdout,
               let status = CrmMonStatus.parse(xml) else { return nil }
-        let promotedRole = session.loaded.dialect == .v0_11 ? "Promoted" : "Master"
+        let promotedRole = session.loaded.dialect.promotedRole
         let resource = spec.pacemaker.pgsqlResource
         guard let primary = status.nodes(of: resource, role: promotedRole).first else { return "Cluster: \(resource) is promoted nowhere yet." }
         let ro = spec.vips.readOnly.flatMap { vip in status.nodes(of: vip.resource, role: "Started").first.map { (vip, $0) } }
         var replication: [String: String] = [:]
         let pg = spec.postgresql
         if let connection = session.connections[primary],
-           let rows = try? await connection.run("\(pg.psql) -F ' ' -c 'select application_name, state, sync_state from pg_stat_replication'", stdin: nil).stdout {
+           let rows = try? await connection.run(pg.psql("select application_name, state, sync_state from pg_stat_replication", options: ["-F", " "]), stdin: nil).stdout {
             for line in rows.split(separator: "\n") {
                 let f = line.split(separator: " ").map(String.init)
                 if f.count == 3 { replication[f[0]] = "\(f[1]) \(f[2])" }

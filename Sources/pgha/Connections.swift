@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PghaRuntime
+import PghaShell
 import PghaSpec
 import PghaTransport
 
@@ -11,9 +12,9 @@ struct TransportConnection: HostConnection {
     let counter: RoundTrips
     var name: String { transport.host }
 
-    func run(_ command: String, stdin: Data?) async throws -> CommandResult {
+    func run(_ command: Shell, stdin: Data?) async throws -> CommandResult {
         counter.add(name)
-        let result = try await transport.exec(command, stdin: stdin, timeout: .seconds(600))
+        let result = try await transport.exec(command.text, stdin: stdin, timeout: .seconds(600))
         return CommandResult(stdout: result.stdoutText, stderr: result.stderrText, status: result.exitStatus, signal: result.exitSignal)
     }
 

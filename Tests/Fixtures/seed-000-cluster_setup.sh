@@ -1,4 +1,4 @@
-# cluster_setup.sh exactly as seed 000 (shared/seeds/000, section 6.1) gives it.
+# cluster_setup.sh exactly as seed 000 (000_7d20d41147cf67a6.txt, section 6.1) gives it.
 pcs cluster cib pgsql_cfg
 pcs -f pgsql_cfg property set no-quorum-policy="ignore"
 pcs -f pgsql_cfg property set stonith-enabled="false"

@@ -1,6 +1,7 @@
 import Foundation
 import PghaRender
 import PghaSpec
+import PghaShell
 import XCTest
 
 /// Splits a shell script into commands (argv lists): backslash-newline joins lines, quotes
@@ -144,9 +145,9 @@ final class PcsScriptTests: XCTestCase {
     }
 
     func testShellQuoting() {
-        XCTAssertEqual(shellQuote("ip=10.0.0.1"), "ip=10.0.0.1")
-        XCTAssertEqual(shellQuote("node_list=a b"), "node_list='a b'")
-        XCTAssertEqual(shellQuote("it's"), "'it'\\''s'")
+        XCTAssertEqual(quote("ip=10.0.0.1"), "ip=10.0.0.1")
+        XCTAssertEqual(quote("node_list=a b"), "node_list='a b'")
+        XCTAssertEqual(quote("it's"), "'it'\\''s'")
         XCTAssertEqual(shellCommands("pcs x \\\n  a='b c' \"d e\"  # note\n"), [["pcs", "x", "a=b c", "d e"]])
     }
 }

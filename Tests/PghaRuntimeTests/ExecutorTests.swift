@@ -1,15 +1,16 @@
 import Foundation
 import PghaRender
 import PghaRuntime
+import PghaShell
 import XCTest
 
 /// This machine as a host: commands run with bash, uploads go through a temp file and mv.
 struct ThisMachine: HostConnection {
     var name: String
-    func run(_ command: String, stdin: Data?) async throws -> CommandResult {
+    func run(_ command: Shell, stdin: Data?) async throws -> CommandResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", command]
+        process.arguments = ["-c", command.text]
         let input = Pipe(), output = Pipe(), errors = Pipe()
         process.standardInput = input
         process.standardOutput = output
@@ -28,7 +29,7 @@ struct ThisMachine: HostConnection {
     func upload(_ bytes: Data, to path: String, mode: UInt32, owner: String, group: String) async throws {
         let temporary = path + ".pgha-upload"
         FileManager.default.createFile(atPath: temporary, contents: bytes)
-        let result = try await run("chmod \(String(mode, radix: 8)) \(shellWord(temporary)) && chown \(owner):\(group) \(shellWord(temporary)) && mv -f \(shellWord(temporary)) \(shellWord(path))", stdin: nil)
+        let result = try await run("chmod \(String(mode, radix: 8)) \(temporary) && chown \(owner + ":" + group) \(temporary) && mv -f \(temporary) \(path)", stdin: nil)
         if !result.succeeded { throw StepFailure(host: name, step: "upload", message: result.stderr) }
     }
 }

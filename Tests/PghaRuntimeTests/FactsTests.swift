@@ -2,11 +2,14 @@ import Foundation
 import PghaRender
 import PghaRuntime
 import PghaSpec
+import PghaShell
 import XCTest
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
 /// Runs a script with bash on this machine, as a transport would on a host.
+func runLocally(_ script: Shell) throws -> String { try runLocally(script.text) }
+
 func runLocally(_ script: String) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -37,7 +40,7 @@ final class FactsTests: XCTestCase {
         script.file("\(directory)/.pgpass", sensitive: true)
         script.file("\(directory)/missing file")
         script.add("fails", "false")
-        let sections = FactScript.parse(try runLocally(script.script))
+        let sections = script.parse(try runLocally(script.script))
 
         let os = try XCTUnwrap(OSRelease.parse(try XCTUnwrap(sections["os"])))
         XCTAssertEqual(os.family, .debian)
@@ -65,8 +68,6 @@ final class FactsTests: XCTestCase {
     }
 
     func testParsersOfRecordedOutput() {
-        XCTAssertEqual(PGCluster.parse("15  main    5432 down   postgres /var/lib/postgresql/15/main /var/log/postgresql/postgresql-15-main.log\n"),
-                       [PGCluster(version: "15", name: "main", port: 5432, online: false, dataDirectory: "/var/lib/postgresql/15/main")])
         XCTAssertEqual(parseInstalledPackages("pcs\tinstall ok installed\t0.11.5-1+deb12u1\nfoo\tdeinstall ok config-files\t1.0\n"),
                        ["pcs": "0.11.5-1+deb12u1"])
         let centos = OSRelease.parse("NAME=\"CentOS Linux\"\nID=\"centos\"\nID_LIKE=\"rhel fedora\"\nVERSION_ID=\"7\"\n")

@@ -9,7 +9,7 @@ final class OSPreparationTests: XCTestCase {
 
     func testDisabledStopsWhatRuns() throws {
         let plan = try FirewallPlan.commands(mode: .disabled, probe: "firewalld=active\nufw=inactive\nnftables=inactive", ports: ports, host: "db1")
-        XCTAssertEqual(plan?.commands, ["systemctl disable --now firewalld"])
+        XCTAssertEqual(plan?.commands.map(\.description), ["systemctl disable --now firewalld"])
         XCTAssertNil(try FirewallPlan.commands(mode: .disabled, probe: "firewalld=inactive\nufw=\n", ports: ports, host: "db1"))
         XCTAssertNil(try FirewallPlan.commands(mode: .unmanaged, probe: "firewalld=active", ports: ports, host: "db1"))
     }
@@ -17,7 +17,7 @@ final class OSPreparationTests: XCTestCase {
     func testOpenPortsInFirewalldAddsOnlyWhatIsMissing() throws {
         let probe = "firewalld=active\nfirewalld-ports=2224/tcp 22/tcp\nnft-blocking=3"
         let plan = try XCTUnwrap(try FirewallPlan.commands(mode: .open, probe: probe, ports: ports, host: "db1"))
-        XCTAssertEqual(plan.commands, ["firewall-cmd --permanent --add-port=5432/tcp", "firewall-cmd --permanent --add-port=5404-5406/udp", "firewall-cmd --reload"])
+        XCTAssertEqual(plan.commands.map(\.description), ["firewall-cmd --permanent --add-port=5432/tcp", "firewall-cmd --permanent --add-port=5404-5406/udp", "firewall-cmd --reload"])
         XCTAssertNil(try FirewallPlan.commands(mode: .open, probe: "firewalld=active\nfirewalld-ports=5432/tcp 2224/tcp 5404-5406/udp", ports: ports, host: "db1"))
     }
 
@@ -33,13 +33,13 @@ final class OSPreparationTests: XCTestCase {
             5404:5406/udp              ALLOW       Anywhere
             5432/tcp (v6)              ALLOW       Anywhere (v6)
             """
-        let sed = FirewallPlan.probe.split(separator: "\n").first { $0.contains("ufw status") }!
+        let sed = FirewallPlan.probe.text.split(separator: "\n").first { $0.contains("ufw status") }!
             .replacingOccurrences(of: #"if \[ .* \]; then ufw status 2>/dev/null \| "#, with: "", options: .regularExpression)
             .replacingOccurrences(of: "; fi", with: "")
         let parsed = try runLocally("printf '%s\\n' '\(status)' | \(sed)")
         XCTAssertEqual(parsed, "ufw-allow=22/tcp\nufw-allow=5432/tcp\nufw-allow=5404:5406/udp\nufw-allow=5432/tcp\n")
         let plan = try FirewallPlan.commands(mode: .open, probe: "ufw=active\n" + parsed, ports: ports, host: "db1")
-        XCTAssertEqual(plan?.commands, ["ufw allow 2224/tcp"])
+        XCTAssertEqual(plan?.commands.map(\.description), ["ufw allow 2224/tcp"])
     }
 
     func testRawNftablesThatBlockIsNotGuessedAt() {

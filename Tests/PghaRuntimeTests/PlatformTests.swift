@@ -7,7 +7,7 @@ final class PlatformTests: XCTestCase {
     /// The platform probe, run for real on this Debian 12 machine (pcs 0.11 installed by
     /// scripts/install-deps), finds the OS and pcs's capabilities without starting pcs.
     func testProbeOnThisMachine() throws {
-        let platform = Platform(Facts(FactScript.parse(try runLocally(Platform.probe.script))))
+        let platform = Platform(Facts(Platform.probe.parse(try runLocally(Platform.probe.script))))
         XCTAssertEqual(platform.os?.id, "debian")
         let pcs = try XCTUnwrap(platform.pcs, "pcs is installed here: the probe must find it")
         XCTAssertTrue(pcs.version.hasPrefix("0.11"), pcs.version)

@@ -85,7 +85,7 @@ final class SourceBuildTests: XCTestCase {
         try "#!/bin/sh\necho \" '--prefix=\(prefix)'\"\n".write(toFile: prefix + "/bin/pg_config", atomically: true, encoding: .utf8)
         _ = try runLocally("chmod 755 \(prefix) \(prefix)/bin/*")
         let probe = SourceBuild.probe(prefix: prefix, buildDirectory: build)
-        let installed = SourceBuild.Installed(try runLocally("echo $PPID > \(build)/build.pid\n" + probe))
+        let installed = SourceBuild.Installed(try runLocally("echo $PPID > \(build)/build.pid\n" + probe.text))
         XCTAssertEqual(installed.version, "15.20")
         XCTAssertEqual(installed.configure, ["--prefix=\(prefix)"])
         XCTAssertEqual(installed.owner?.mode, "755")
@@ -110,7 +110,7 @@ final class SourceBuildTests: XCTestCase {
         let script = SourceBuild.script(tarballName: "postgresql-15_15.20.orig.tar.bz2", prefix: "/opt/pg15",
                                         flags: ["--without-icu", "--with-includes=/usr/include/my dir"], user: "postgres", group: "dba")
         XCTAssertTrue(script.contains("tar -xf ../postgresql-15_15.20.orig.tar.bz2 --strip-components=1"))
-        XCTAssertTrue(script.contains("./configure --prefix=/opt/pg15 --without-icu '--with-includes=/usr/include/my dir'\n"))
+        XCTAssertTrue(script.contains("./configure --prefix=/opt/pg15 --without-icu --with-includes='/usr/include/my dir'\n"))
         XCTAssertTrue(script.contains("make -j\"$jobs\" -C contrib\n"))
         XCTAssertTrue(script.contains("chown -R postgres:dba /opt/pg15\nchmod 755 /opt/pg15\n"))
         XCTAssertTrue(script.contains("set -e\n"))

@@ -57,8 +57,8 @@ final class ShellTests: XCTestCase {
 
     func testRunAsUserFromRoot() {
         let c = Command(["psql", "-X", "-c", "select 1"], user: "postgres")
-        XCTAssertEqual(c.shell.text, "cd / && runuser -u postgres -- psql -X -c 'select 1'")
-        XCTAssertEqual(c.feeding(Data("x".utf8)).description, "cd / && runuser -u postgres -- psql -X -c 'select 1' (input on stdin)")
+        XCTAssertEqual(c.shell.text, "(cd / && runuser -u postgres -- psql -X -c 'select 1')")
+        XCTAssertEqual(c.feeding(Data("x".utf8)).description, "(cd / && runuser -u postgres -- psql -X -c 'select 1') (input on stdin)")
     }
 
     func testEnvironmentValuesAreQuotedAndBadNamesDropped() throws {
