@@ -20,7 +20,7 @@ struct RenderContext {
             "settings": pg.settings.map { ["key": $0.key, "value": Self.confValue($0.value)] },
             "hba_builtin": builtinHBA().map { ["line": Self.hbaLine($0)] },
             "hba": pg.hba.map { ["line": Self.hbaLine($0)] },
-            "environment": environment().map { ["key": $0.0, "value": $0.1] },
+            "environment": environment().map { ["key": $0.0, "value": Self.profileValue($0.1)] },
         ]
     }
 
@@ -85,13 +85,53 @@ struct RenderContext {
         return pad(rule.type, 9) + pad(rule.database, 16) + pad(rule.user, 16) + pad(rule.address ?? "", 24) + rule.method
     }
 
-    /// postgresql.conf values: numbers, units and plain words bare; everything else quoted.
+    /// postgresql.conf values: numbers, units and plain words bare; a value the spec already
+    /// wrote as one well-formed quoted string as it is; everything else quoted, with `''` for a
+    /// quote and `\\` for a backslash (PostgreSQL's reading of a quoted value), so the server
+    /// reads back exactly the spec's text.
     static func confValue(_ value: String) -> String {
-        if value.count >= 2, value.hasPrefix("'"), value.hasSuffix("'") { return value }
+        if isQuotedConfString(value) { return value }
         if value.range(of: "^(-?[0-9]+(\\.[0-9]+)?[A-Za-z]*|[A-Za-z_][A-Za-z0-9_]*)$", options: .regularExpression) != nil {
             return value
         }
-        return "'" + value.replacingOccurrences(of: "'", with: "''") + "'"
+        return "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "''") + "'"
+    }
+
+    /// `'…'` whose quotes inside are doubled (or backslash-escaped) and that does not end in a
+    /// lone backslash: one string to PostgreSQL, nothing after it.
+    static func isQuotedConfString(_ value: String) -> Bool {
+        guard value.count >= 2, value.hasPrefix("'"), value.hasSuffix("'") else { return false }
+        var inner = Array(value.dropFirst().dropLast())[...]
+        while let c = inner.popFirst() {
+            if c == "\\" { guard inner.popFirst() != nil else { return false } }
+            else if c == "'" { guard inner.popFirst() == "'" else { return false } }
+        }
+        return true
+    }
+
+    /// A value of `export NAME=VALUE` in ~/.bash_profile: bare when plain (references like
+    /// `$PATH` included); otherwise in double quotes with `\\`, `"`, `` ` `` and every `$` that does
+    /// not start a plain variable reference escaped, so bash expands variables and runs nothing.
+    static func profileValue(_ value: String) -> String {
+        let plain = "[A-Za-z0-9_./:=@%+,-]"
+        if value.range(of: "^(\\$[A-Za-z_][A-Za-z0-9_]*|\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}|\(plain))*$", options: .regularExpression) != nil, !value.isEmpty {
+            return value
+        }
+        var out = "\""
+        let chars = Array(value)
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            switch c {
+            case "\\", "\"", "`": out += "\\" + String(c)
+            case "$":
+                let rest = String(chars[(i + 1)...])
+                if rest.range(of: "^([A-Za-z_]|\\{[A-Za-z_][A-Za-z0-9_]*\\})", options: .regularExpression) != nil { out += "$" } else { out += "\\$" }
+            default: out.append(c)
+            }
+            i += 1
+        }
+        return out + "\""
     }
 
     /// .pgpass fields escape ':' and '\'.
