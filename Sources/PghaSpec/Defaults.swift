@@ -1,5 +1,5 @@
-/// Defaults taken from the runbooks in shared/seeds (000: CentOS 7 + pcs 0.9 + PostgreSQL 11
-/// built from source; 001: PostgreSQL 14 from PGDG packages). A spec overrides any of them.
+/// Defaults taken from the hand-written runbooks (seed 000_7d20d41147cf67a6.txt: CentOS 7 + pcs 0.9 + PostgreSQL 11
+/// built from source; seed 001_18840a04bfc64e53.txt: PostgreSQL 14 from PGDG packages). A spec overrides any of them.
 public enum SeedDefaults {
     public static let pgsqlResource = "pgsql"
     public static let pgsqlClone = "msPostgresql"

@@ -24,6 +24,7 @@ public enum InventoryLoader {
 
     static func decode(_ root: Yams.Node, file: String, baseDirectory: String) -> LoadResult<Inventory> {
         let r = NodeReader(file: file)
+        r.refuseControlCharacters(root)
         guard let top = r.mapping(root, "", allowed: ["defaults", "hosts"], required: ["hosts"]) else {
             return LoadResult(value: nil, diagnostics: r.diagnostics.sortedByPosition())
         }
@@ -34,6 +35,9 @@ public enum InventoryLoader {
             for (keyNode, value) in mapping {
                 guard let name = keyNode.scalar?.string else { continue }
                 let path = "hosts.\(name)"
+                if !Grammar.isHostName(name) {
+                    r.keyError(path, "'\(name)' is not a host name (letters, digits, '-' and '.'); name the host as its node is named in the spec")
+                }
                 guard let fields = r.mapping(value, path, allowed: hostKeys, required: ["address"]) else { continue }
                 func pick(_ key: String) -> (Yams.Node?, String) {
                     fields[key] != nil ? (fields[key], "\(path).\(key)") : (defaults?[key], "defaults.\(key)")
@@ -42,9 +46,15 @@ public enum InventoryLoader {
                     if p.hasPrefix("~/") { return (ProcessInfo.processInfo.environment["HOME"] ?? "/root") + p.dropFirst() }
                     return p.hasPrefix("/") ? p : ((baseDirectory as NSString).appendingPathComponent(p) as NSString).standardizingPath
                 }
+                /// A path as written, checked, then resolved; the folder and $HOME it is resolved
+                /// against are the operator's own and not checked.
+                func localPath(_ node: Yams.Node?, _ p: String) -> String? {
+                    guard let text = r.string(node, p) else { return nil }
+                    if let problem = Grammar.localPathProblem(text) { r.error(p, "'\(text)' \(problem)") }
+                    return resolve(text)
+                }
                 let address = r.string(fields["address"], "\(path).address")
-                if let address, IPv4(address) == nil,
-                   address.range(of: "^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$", options: .regularExpression) == nil {
+                if let address, !Grammar.isHostNameOrIPv4(address) {
                     r.error("\(path).address", "'\(address)' is neither an IPv4 address nor a host name")
                 }
                 let (portNode, portPath) = pick("port")
@@ -59,17 +69,21 @@ public enum InventoryLoader {
                 let (timeoutNode, timeoutPath) = pick("connect_timeout")
                 let (dialectNode, dialectPath) = pick("pcs_dialect")
                 let home = ProcessInfo.processInfo.environment["HOME"] ?? "/root"
+                let user = r.string(userNode, userPath) ?? "root"
+                if !Grammar.matches(user, Grammar.userName) {
+                    r.error(userPath, "'\(user)' is not a user name (lower-case letters, digits, '_' and '-', at most 32, not starting with a digit or '-')")
+                }
                 let host = Inventory.Host(
                     name: name, address: address ?? "",
                     port: r.int(portNode, portPath, range: 1...65535) ?? 22,
-                    user: r.string(userNode, userPath) ?? "root",
-                    keyFile: r.string(keyNode, keyPath).map(resolve),
+                    user: user,
+                    keyFile: localPath(keyNode, keyPath),
                     keyPassphrase: r.secret(passNode, passPath, suggestedEnv: "PGHA_SSH_KEY_PASSPHRASE"),
-                    knownHosts: r.string(khNode, khPath).map(resolve) ?? "\(home)/.ssh/known_hosts",
+                    knownHosts: localPath(khNode, khPath) ?? "\(home)/.ssh/known_hosts",
                     hostKeyPolicy: policyNode.flatMap { r.choice($0, policyPath, Inventory.HostKeyPolicy.self) } ?? .strict,
                     sudo: r.bool(sudoNode, sudoPath) ?? false,
                     transport: transportNode.flatMap { r.choice($0, transportPath, Inventory.TransportKind.self) } ?? .libssh2,
-                    sshConfig: r.string(configNode, configPath).map(resolve),
+                    sshConfig: localPath(configNode, configPath),
                     connectTimeout: r.int(timeoutNode, timeoutPath, range: 1...600) ?? 10,
                     pcsDialect: dialectNode.flatMap { r.choice($0, dialectPath, ClusterSpec.PcsDialect.self) })
                 if host.user != "root" && !host.sudo {

@@ -12,23 +12,42 @@ public enum SecretRef: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Reads the secret; a trailing newline of a file is not part of it.
+    /// Reads the secret; a trailing newline of a file is not part of it. A secret is one line:
+    /// it is fed to chpasswd and written to ~/.pgpass, where a line break starts a new entry, so
+    /// a newline, carriage return or NUL in it is refused, naming the reference, never the value.
     public func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
         switch self {
         case .env(let name):
             guard let value = environment[name], !value.isEmpty else {
                 throw SecretError(message: "environment variable \(name) is not set; export it before running pgha")
             }
+            try refuseLineBreaks(value)
             return value
         case .file(let path):
             guard let data = FileManager.default.contents(atPath: path),
                   let text = String(data: data, encoding: .utf8) else {
                 throw SecretError(message: "secret file \(path) cannot be read; create it (mode 0600)")
             }
-            let value = text.hasSuffix("\n") ? String(text.dropLast()) : text
+            // Scalars, not Characters: "\r\n" is one Character and would hide its "\n".
+            var scalars = text.unicodeScalars
+            if scalars.last == "\n" { scalars.removeLast() }
+            let value = String(scalars)
             guard !value.isEmpty else { throw SecretError(message: "secret file \(path) is empty") }
+            try refuseLineBreaks(value)
             return value
         }
+    }
+
+    func refuseLineBreaks(_ value: String) throws {
+        let names: [(Unicode.Scalar, String)] = [("\n", "a newline"), ("\r", "a carriage return"), ("\0", "a NUL byte")]
+        guard let (_, found) = names.first(where: { value.unicodeScalars.contains($0.0) }) else { return }
+        let hint: String
+        switch self {
+        case .env: hint = "set the variable to the secret alone, on one line"
+        case .file: hint = found == "a newline" ? "keep the secret on the file's first line, with at most one newline after it"
+            : "write the secret alone, on one line (a carriage return comes from Windows line endings)"
+        }
+        throw SecretError(message: "secret \(description) contains \(found); a secret must be a single line: \(hint)")
     }
 }
 
@@ -187,8 +206,12 @@ public struct ClusterSpec: Sendable {
         public var acknowledgements: [Acknowledgement]
         public var enableAtBoot: Bool
 
+        /// Pacemaker's reading of stonith-enabled (crm_is_true, see Grammar.pacemakerIsTrue): unset
+        /// means enabled; set, only true, on, yes, y or 1 (any case) enable it, anything else
+        /// (off, no, 0, False, …) counts as disabled and needs the stonith-disabled acknowledgement.
         public var stonithEnabled: Bool {
-            properties.last(where: { $0.key == "stonith-enabled" })?.value.lowercased() != "false"
+            guard let value = properties.last(where: { $0.key == "stonith-enabled" })?.value else { return true }
+            return Grammar.pacemakerIsTrue(value)
         }
     }
 

@@ -25,6 +25,7 @@ public enum SpecLoader {
 
     static func decode(_ root: Yams.Node, file: String) -> LoadResult<ClusterSpec> {
         let r = NodeReader(file: file)
+        r.refuseControlCharacters(root)
         let spec = SpecDecoder(r).decode(root)
         if let spec { SpecValidator(r, spec).validate() }
         let diagnostics = r.diagnostics.sortedByPosition()
@@ -117,7 +118,7 @@ struct SpecDecoder {
             guard let index = result.firstIndex(where: { $0.name == name && $0.role == role }) else { continue }
             for field in ["timeout", "interval"] where op.has(field) {
                 guard let value = r.string(op[field], "\(opPath).\(field)") else { continue }
-                if value.range(of: "^[0-9]+(ms|s|m|min|h)?$", options: .regularExpression) == nil {
+                if !Grammar.matches(value, Grammar.duration) {
                     r.error("\(opPath).\(field)", "'\(value)' is not a duration like 60s, 500ms, 2min", at: op[field])
                 } else if field == "timeout" { result[index].timeout = value } else { result[index].interval = value }
             }

@@ -19,12 +19,11 @@ struct SpecValidator {
         checkHBA()
         checkPacemaker()
         checkOS()
+        checkGrammar()
     }
 
-    static let hostnamePattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
-
     func checkCluster() {
-        if spec.name.range(of: "^[A-Za-z0-9_.-]{1,32}$", options: .regularExpression) == nil {
+        if !Grammar.matches(spec.name, "[A-Za-z0-9_.-]{1,32}") {
             r.error("cluster.name", "'\(spec.name)' must be 1–32 letters, digits, '-', '_' or '.' (corosync's cluster_name)")
         }
         if spec.node(named: spec.primary) == nil {
@@ -42,7 +41,7 @@ struct SpecValidator {
         let ringCount = spec.nodes.first?.ringAddresses.count ?? 0
         for (i, node) in spec.nodes.enumerated() {
             let path = "nodes[\(i)]"
-            if node.name.range(of: Self.hostnamePattern, options: .regularExpression) == nil {
+            if !Grammar.matches(node.name, Grammar.nodeName) {
                 let hint = node.name.lowercased() != node.name ? " The pgsql agent compares node_list with the lower-case node name; write it in lower case." : ""
                 r.error("\(path).name", "'\(node.name)' is not a valid host name (lower-case letters, digits and '-').\(hint)")
             }
@@ -83,7 +82,7 @@ struct SpecValidator {
         if let ro = spec.vips.readOnly { vips.append((ro, "vips.read_only")) }
         let nodeIPs = spec.nodes.compactMap { IPv4($0.address) }
         for (vip, path) in vips {
-            if vip.nic.range(of: "^[A-Za-z0-9_.:@-]{1,15}$", options: .regularExpression) == nil {
+            if !Grammar.matches(vip.nic, "[A-Za-z0-9_.:@-]{1,15}") {
                 r.error("\(path).nic", "'\(vip.nic)' is not a network interface name (at most 15 characters, no spaces)")
             }
             guard let ip = checkAddress(vip.ip, "\(path).ip") else { continue }
@@ -107,15 +106,10 @@ struct SpecValidator {
         }
     }
 
+    /// Absolute paths on the hosts: Grammar.absolutePathProblem.
     func checkPath(_ path: String?, _ key: String) {
-        guard let path else { return }
-        if !path.hasPrefix("/") {
-            r.error(key, "'\(path)' must be an absolute path")
-        } else if path.split(separator: "/").contains("..") || path.contains("//") || path.contains(where: { $0.isWhitespace }) {
-            r.error(key, "'\(path)' must be a plain absolute path (no '..', '//' or spaces)")
-        } else if path == "/" {
-            r.error(key, "'/' cannot be used here")
-        }
+        guard let path, let problem = Grammar.absolutePathProblem(path) else { return }
+        r.error(key, "'\(path)' \(problem)")
     }
 
     func checkPostgreSQL() {
@@ -123,11 +117,16 @@ struct SpecValidator {
         if !(10...17).contains(pg.version) {
             r.error("postgresql.version", "PostgreSQL \(pg.version) is not supported; use a major version from 10 to 17")
         }
-        checkPath(pg.binDir, "postgresql.bin_dir")
+        // A bin_dir not written is the prefix's bin or a distribution's: checked where it comes from.
+        if r.marks["postgresql.bin_dir"] != nil { checkPath(pg.binDir, "postgresql.bin_dir") }
         checkPath(pg.dataDir, "postgresql.data_dir")
         checkPath(pg.archiveDir, "postgresql.archive_dir")
+        if let archive = pg.archiveDir, archive.contains("%") {
+            r.error("postgresql.archive_dir", "'\(archive)' must not contain '%': PostgreSQL expands %p and %f in archive_command, which copies into it (Sources/PghaSpec/Defaults.swift)")
+        }
         checkPath(pg.backupDir, "postgresql.backup_dir")
-        checkPath(pg.osUser.home, "postgresql.os_user.home")
+        // The default home is built from os_user.name, which has a grammar of its own.
+        if r.marks["postgresql.os_user.home"] != nil { checkPath(pg.osUser.home, "postgresql.os_user.home") }
         checkPath(pg.install.prefix, "postgresql.install.prefix")
         checkPath(spec.pacemaker.tmpdir, "pacemaker.pgsql.tmpdir")
         if let archive = pg.archiveDir, archive == pg.dataDir || archive.hasPrefix(pg.dataDir + "/") {
@@ -136,7 +135,7 @@ struct SpecValidator {
         if let prefix = pg.install.prefix, pg.dataDir == prefix || pg.dataDir.hasPrefix(prefix + "/") {
             r.error("postgresql.data_dir", "must not be inside the install prefix \(prefix): a reinstall would touch data")
         }
-        if pg.osUser.name.range(of: "^[a-z_][a-z0-9_-]{0,31}$", options: .regularExpression) == nil {
+        if !Grammar.matches(pg.osUser.name, Grammar.userName) {
             r.error("postgresql.os_user.name", "'\(pg.osUser.name)' is not a valid user name")
         }
         if pg.osUser.name == "root" { r.error("postgresql.os_user.name", "PostgreSQL refuses to run as root") }
@@ -155,7 +154,7 @@ struct SpecValidator {
         } else if pg.install.packages.isEmpty {
             r.error("postgresql.install.packages", "must list at least one package")
         }
-        if spec.replication.user.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) == nil {
+        if !Grammar.matches(spec.replication.user, "[a-z_][a-z0-9_]{0,62}") {
             r.error("replication.user", "'\(spec.replication.user)' must be a plain lower-case role name")
         }
         if spec.replication.user == pg.osUser.name {
@@ -166,8 +165,8 @@ struct SpecValidator {
     func checkSettings() {
         let pg = spec.postgresql
         let settings = Dictionary(pg.settings.map { ($0.key, $0.value) }, uniquingKeysWith: { _, b in b })
-        for (key, _) in pg.settings where key.range(of: "^[a-z_][a-z0-9_]*(\\.[a-z_][a-z0-9_]*)?$", options: .regularExpression) == nil {
-            r.error("postgresql.settings.\(key)", "'\(key)' is not a PostgreSQL setting name")
+        for (key, _) in pg.settings where !Grammar.matches(key, Grammar.settingName) {
+            r.keyError("postgresql.settings.\(key)", "'\(key)' is not a PostgreSQL setting name")
         }
         if let port = settings["port"], port != String(pg.port) {
             r.error("postgresql.settings.port", "set the port with postgresql.port (\(pg.port)), not in settings: pgha, the pgsql agent and .pgpass all use that one")
@@ -184,19 +183,20 @@ struct SpecValidator {
         if let level = settings["wal_level"], !["replica", "logical", "hot_standby", "archive"].contains(level) || level == "archive" {
             r.error("postgresql.settings.wal_level", "'\(level)' does not allow streaming replication; use replica or logical")
         }
-        if let hot = settings["hot_standby"], ["off", "false", "0", "no"].contains(hot.lowercased()) {
+        if let hot = settings["hot_standby"], Grammar.postgresBoolean(hot) == false {
             r.error("postgresql.settings.hot_standby", "must be on: the pgsql agent monitors standbys with queries")
         }
         if let senders = settings["max_wal_senders"].flatMap(Int.init), senders < spec.nodes.count - 1 {
             r.error("postgresql.settings.max_wal_senders", "\(senders) is fewer than the \(spec.nodes.count - 1) standbys")
         }
-        if settings["archive_mode"] == "on", settings["archive_command"] == nil {
+        if let mode = settings["archive_mode"], mode.lowercased() == "always" || Grammar.postgresBoolean(mode) == true,
+           settings["archive_command"] == nil {
             r.error("postgresql.settings.archive_mode", "archive_mode is on but there is no archive_command; set postgresql.archive_dir")
         }
         if pg.settings.contains(where: { ["primary_conninfo", "restore_command", "recovery_target_timeline", "standby_mode"].contains($0.key) }) {
             r.error("postgresql.settings", "recovery settings belong to the pgsql agent (it writes them when it starts a standby); remove primary_conninfo/restore_command/standby_mode")
         }
-        if let wal = settings["wal_log_hints"], wal == "off", !pg.initdbOptions.contains("--data-checksums") && !pg.initdbOptions.contains("-k") {
+        if let wal = settings["wal_log_hints"], Grammar.postgresBoolean(wal) == false, !pg.initdbOptions.contains("--data-checksums") && !pg.initdbOptions.contains("-k") {
             r.warning("postgresql.settings.wal_log_hints", "with wal_log_hints off and no data checksums, pg_rewind cannot rejoin a failed primary; a full basebackup will be needed")
         }
     }
@@ -235,7 +235,9 @@ struct SpecValidator {
 
     func checkPacemaker() {
         let pm = spec.pacemaker
-        if !pm.stonithEnabled && !pm.acknowledgements.contains(.stonithDisabled) {
+        if let value = pm.properties.last(where: { $0.key == "stonith-enabled" })?.value, !Grammar.isPacemakerBoolean(value) {
+            r.error("pacemaker.properties.stonith-enabled", "'\(value)' is not a boolean; write true or false (Pacemaker also reads yes/no, on/off, y/n and 1/0)")
+        } else if !pm.stonithEnabled && !pm.acknowledgements.contains(.stonithDisabled) {
             r.error("pacemaker.properties.stonith-enabled", "disabling STONITH risks two primaries after a split; if you accept that, add 'stonith-disabled' to pacemaker.acknowledge")
         } else if !pm.stonithEnabled {
             r.warning("pacemaker.properties.stonith-enabled", "STONITH is disabled (acknowledged): a hung or cut-off primary is not fenced")
@@ -250,20 +252,24 @@ struct SpecValidator {
         if pm.clone.cloneMax < spec.nodes.count {
             r.error("pacemaker.pgsql.clone_options.clone_max", "\(pm.clone.cloneMax) is fewer than the \(spec.nodes.count) nodes; some node would never run PostgreSQL")
         }
-        let names = [pm.pgsqlResource, pm.pgsqlClone, spec.vips.readWrite.resource, spec.vips.readWrite.group]
-            + (spec.vips.readOnly.map { [$0.resource, $0.group] } ?? []) + pm.fencing.map(\.name)
+        var ids = [(pm.pgsqlResource, "pacemaker.pgsql.resource"), (pm.pgsqlClone, "pacemaker.pgsql.clone"),
+                   (spec.vips.readWrite.resource, "vips.read_write.resource"), (spec.vips.readWrite.group, "vips.read_write.group")]
+        if let ro = spec.vips.readOnly { ids += [(ro.resource, "vips.read_only.resource"), (ro.group, "vips.read_only.group")] }
+        ids += pm.fencing.enumerated().map { ($1.name, "pacemaker.fencing[\($0)].name") }
         var seen = Set<String>()
-        for name in names {
-            if name.range(of: "^[A-Za-z_][A-Za-z0-9_.-]*$", options: .regularExpression) == nil {
-                r.error("pacemaker", "'\(name)' is not a valid Pacemaker id (letters, digits, '_', '.', '-', not starting with a digit)")
+        for (name, path) in ids {
+            if !Grammar.matches(name, Grammar.pacemakerID) {
+                r.error(path, "'\(name)' is not a valid Pacemaker id (letters, digits, '_', '.', '-', not starting with a digit)")
             }
-            if !seen.insert(name).inserted { r.error("pacemaker", "the id '\(name)' is used twice (resources, groups and fencing devices share one namespace)") }
+            if !seen.insert(name).inserted { r.error(path, "the id '\(name)' is used twice (resources, groups and fencing devices share one namespace)") }
         }
-        for (i, device) in pm.fencing.enumerated() where !device.type.hasPrefix("fence_") {
-            r.error("pacemaker.fencing[\(i)].type", "'\(device.type)' is not a fence agent (they are named fence_*, e.g. fence_ipmilan)")
+        for (i, device) in pm.fencing.enumerated() where !Grammar.matches(device.type, Grammar.fenceAgent) {
+            r.error("pacemaker.fencing[\(i)].type", device.type.hasPrefix("fence_")
+                ? "'\(device.type)' is not a fence agent name (fence_ and then letters, digits and '_')"
+                : "'\(device.type)' is not a fence agent (they are named fence_*, e.g. fence_ipmilan)")
         }
-        for (key, _) in pm.properties where key.range(of: "^[a-z][a-z0-9-]*$", options: .regularExpression) == nil {
-            r.error("pacemaker.properties.\(key)", "'\(key)' is not a cluster property name (e.g. no-quorum-policy)")
+        for (key, _) in pm.properties where !Grammar.matches(key, Grammar.propertyName) {
+            r.keyError("pacemaker.properties.\(key)", "'\(key)' is not a cluster property name (e.g. no-quorum-policy)")
         }
         if let tmpdir = pm.tmpdir, tmpdir.hasPrefix(spec.postgresql.dataDir + "/") {
             r.error("pacemaker.pgsql.tmpdir", "must not be inside data_dir: PGSQL.lock must survive a rebuild of the data directory")

@@ -32,7 +32,8 @@ public enum YAMLSource {
 
     public static func parse(data: Data, file: String) -> (Node?, [Diagnostic]) {
         func fail(_ line: Int, _ column: Int, _ message: String) -> (Node?, [Diagnostic]) {
-            (nil, [Diagnostic(file: file, line: line, column: column, message: message)])
+            // A duplicate key or libyaml's context may quote the input: never a raw control character.
+            (nil, [Diagnostic(file: file, line: line, column: column, message: Grammar.escaped(message))])
         }
         if data.contains(0) { return fail(0, 0, "contains NUL bytes: this is a binary file, not YAML") }
         guard let text = String(data: data, encoding: .utf8) else {
@@ -115,6 +116,10 @@ public final class NodeReader {
     public private(set) var diagnostics: [Diagnostic] = []
     /// path ("nodes[1].address") → position of its value
     public private(set) var marks: [String: (line: Int, column: Int)] = [:]
+    /// path ("postgresql.settings.work_mem") → position of its key, for checks of the key itself
+    public private(set) var keyMarks: [String: (line: Int, column: Int)] = [:]
+    /// Paths (escaped) refused for a control character: what lies there is not reported again.
+    private var refused: Set<String> = []
 
     public init(file: String) { self.file = file }
 
@@ -126,11 +131,64 @@ public final class NodeReader {
         report(.warning, path, message, at: node)
     }
 
+    /// An error about a mapping key (a setting's or variable's name), at the key.
+    public func keyError(_ path: String, _ message: String) {
+        let position = keyMarks[path] ?? marks[path] ?? nearestMark(path)
+        append(.error, path, message, at: position)
+    }
+
     func report(_ severity: Diagnostic.Severity, _ path: String, _ message: String, at node: Node?) {
         let position = node?.mark.map { ($0.line, $0.column) } ?? marks[path] ?? nearestMark(path)
-        let text = path.isEmpty ? message : "\(path): \(message)"
-        diagnostics.append(Diagnostic(file: file, line: position.0, column: position.1,
-                                      severity: severity, message: text))
+        append(severity, path, message, at: position)
+    }
+
+    /// Control characters in paths and messages are escaped, and a diagnostic is given once
+    /// (an inventory's `defaults:` value is checked for every host that uses it).
+    private func append(_ severity: Diagnostic.Severity, _ path: String, _ message: String, at position: (Int, Int)) {
+        let shownPath = Grammar.escaped(path)
+        if refused.contains(where: { shownPath == $0 || shownPath.hasPrefix($0 + ".") || shownPath.hasPrefix($0 + "[") }) {
+            return
+        }
+        let text = Grammar.escaped(path.isEmpty ? message : "\(shownPath): \(message)")
+        let diagnostic = Diagnostic(file: file, line: position.0, column: position.1, severity: severity, message: text)
+        if !diagnostics.contains(diagnostic) { diagnostics.append(diagnostic) }
+    }
+
+    /// Refuses every scalar of the tree, key or value, that holds a control character, at the
+    /// scalar: no field of the spec or the inventory may carry a line break, tab, NUL or escape
+    /// into a shell command or a configuration file. Later checks of those paths stay silent.
+    public func refuseControlCharacters(_ root: Node) {
+        // An alias is the node it names, composed again at each use: walk a collection once, by
+        // its position, or a few hundred aliases expand to billions of nodes (alias-bomb.yaml).
+        var walked = Set<String>()
+        func walk(_ node: Node, _ path: String, isKey: Bool = false) {
+            if node.mapping != nil || node.sequence != nil, let mark = node.mark,
+               !walked.insert("\(node.mapping != nil ? "m" : "s")\(mark.line):\(mark.column)").inserted {
+                return
+            }
+            switch node {
+            case .scalar(let scalar):
+                guard let control = Grammar.firstControl(in: scalar.string) else { return }
+                let shown = scalar.string.count > 60 ? String(scalar.string.prefix(57)) + "..." : scalar.string
+                let what = isKey ? "the key" : "the value"
+                error(path, "\(what) '\(Grammar.escaped(shown))' contains a control character "
+                    + "(\(Grammar.controlName(control))); values reach shell commands and configuration files "
+                    + "on the hosts, write it on one line without control characters", at: node)
+                refused.insert(Grammar.escaped(path))
+            case .mapping(let mapping):
+                for (key, value) in mapping {
+                    let name = key.scalar?.string ?? ""
+                    let childPath = path.isEmpty ? name : "\(path).\(name)"
+                    walk(key, key.scalar == nil ? path : childPath, isKey: true)
+                    walk(value, childPath)
+                }
+            case .sequence(let sequence):
+                for (i, item) in sequence.enumerated() { walk(item, "\(path)[\(i)]") }
+            case .alias:
+                break  // composing resolves aliases to the nodes they name
+            }
+        }
+        walk(root, "")
     }
 
     /// A path's position, or its closest recorded ancestor's ("nodes[1]" for "nodes[1].name").
@@ -181,6 +239,7 @@ public final class NodeReader {
                 continue
             }
             let childPath = path.isEmpty ? key.string : "\(path).\(key.string)"
+            if let mark = keyNode.mark { keyMarks[childPath] = (mark.line, mark.column) }
             if !allowed.isEmpty && !allowed.contains(key.string) {
                 let hint = closestMatch(key.string, in: allowed).map { "; did you mean '\($0)'?" }
                     ?? "; allowed keys: \(allowed.joined(separator: ", "))"
@@ -217,6 +276,7 @@ public final class NodeReader {
             }
             let childPath = "\(path).\(key.string)"
             remember(childPath, value)
+            if let mark = keyNode.mark { keyMarks[childPath] = (mark.line, mark.column) }
             guard case .scalar(let scalar) = value else {
                 error(childPath, "expected a single value, found \(Self.describe(value))", at: value)
                 continue
@@ -306,13 +366,19 @@ public final class NodeReader {
             return nil
         }
         if let name = string(fields["env"], "\(path).env") {
-            guard name.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) != nil else {
+            guard Grammar.matches(name, Grammar.environmentName) else {
                 error("\(path).env", "'\(name)' is not an environment variable name", at: fields["env"])
                 return nil
             }
             return .env(name)
         }
-        if let file = string(fields["file"], "\(path).file") { return .file(file) }
+        if let file = string(fields["file"], "\(path).file") {
+            // Reported, not dropped: the load fails on the error and the other checks still run.
+            if let problem = Grammar.absolutePathProblem(file) {
+                error("\(path).file", "'\(file)' \(problem)", at: fields["file"])
+            }
+            return .file(file)
+        }
         return nil
     }
 }
