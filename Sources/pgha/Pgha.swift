@@ -9,6 +9,7 @@ struct Pgha: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pgha",
         abstract: "Declarative PostgreSQL high availability with Pacemaker, Corosync and pcs.",
+        version: PghaVersion.string,
         subcommands: [Validate.self, Render.self, Plan.self, Apply.self])
 }
 
