@@ -91,3 +91,25 @@ case $ro in node2|node3) ;; *) fail "the ro VIP is on '$ro' after the repair" ;;
 [ "$(promoted node1)" = "$primary" ] || fail "the primary moved"
 [ "$(on "$primary" "head -1 /var/lib/postgresql/15/pgha/postmaster.pid")" = "$primary_pid" ] || fail "the primary was restarted by the CIB repair"
 echo "property, resource default, ro VIP, constraint, op timeout: shown, repaired in one push; ro VIP back on $ro; the primary kept running"
+
+# 4. Hostile values in the live CIB (issue 9): a property and a resource default written by hand
+#    with quotes, backticks and $(…). pgha reads them as data: shown as drift, repaired, and no
+#    payload runs on any host (plan and apply both run as root there).
+on node1 bash -s <<'HOSTILE'
+crm_attribute --type crm_config --name no-quorum-policy --update '$(touch /tmp/pgha-cib-canary-1)"`touch /tmp/pgha-cib-canary-2`'"'"'q'
+crm_attribute --type rsc_defaults --name resource-stickiness --update 'x; touch /tmp/pgha-cib-canary-3; `touch /tmp/pgha-cib-canary-4` \'
+HOSTILE
+plan
+[ "$rc" = 2 ] || fail "plan with hostile CIB values exited $rc: $out"
+expect '^      ~ property no-quorum-policy: .*pgha-cib-canary-1.* → stop' "the hostile property, shown as data"
+expect '^      ~ resource default resource-stickiness: .*pgha-cib-canary-3.* → INFINITY' "the hostile resource default, shown as data"
+apply
+plan
+[ "$rc" = 0 ] || fail "plan after repairing the hostile values exited $rc: $out"
+[ "$(on node1 "crm_attribute --type crm_config --name no-quorum-policy --query --quiet")" = stop ] || fail "no-quorum-policy not repaired"
+[ "$(on node1 "crm_attribute --type rsc_defaults --name resource-stickiness --query --quiet")" = INFINITY ] || fail "resource-stickiness not repaired"
+for n in node1 node2 node3; do
+  [ "$(on "$n" "ls /tmp/pgha-cib-canary-* 2>/dev/null | wc -l")" = 0 ] || fail "a payload from the CIB ran on $n"
+done
+! ls /tmp/pgha-cib-canary-* >/dev/null 2>&1 || fail "a payload from the CIB ran on this machine"
+echo "CIB values with quotes, backticks and \$(…): shown as drift, repaired, no payload ran on any host"
