@@ -66,13 +66,13 @@ public struct BootstrapPlan {
             add(node, "corosync-default", "remove the distribution's default corosync.conf only if no cluster of ours is configured")
             add(node, "pgsql-agent-fix", "patch resource-agents' ocf-shellfuncs where it calls 'crm_attribute -p' (Debian 12 bug), if present")
         }
-        let setup = PcsCommands(spec: spec, dialect: dialect).setupCommands()
-        add(primary, "pcs-auth", setup[0].arguments.joined(separator: " ") + "  (password on stdin)",
+        let pcs = PcsCommands(spec: spec, dialect: dialect)
+        add(primary, "pcs-auth", pcs.authCommand().arguments.joined(separator: " ") + "  (password on stdin)",
             after: everyone.map { "\($0)/pcsd" } + everyone.map { "\($0)/corosync-default" })
-        add(primary, "cluster-setup", setup[1].arguments.joined(separator: " "))
+        add(primary, "cluster-setup", pcs.clusterSetupCommand().arguments.joined(separator: " "))
         add(primary, "cluster-start", "pcs cluster start --all\(spec.pacemaker.enableAtBoot ? "; pcs cluster enable --all" : ""); wait for quorum")
-        let resources = PcsCommands(spec: spec, dialect: dialect).resourceCommands()
-        add(primary, "cib-push", "build the CIB offline (\(resources.count - 3) pcs -f commands, cluster/pcs-resources.sh) and push it once",
+        let offline = pcs.resourceCommands().filter { $0.arguments.starts(with: ["pcs", "-f"]) }.count
+        add(primary, "cib-push", "build the CIB offline (\(offline) pcs -f commands, cluster/pcs-resources.sh) and push it once",
             resourceSummary(),
             after: spec.nodes.map { $0.name == primary ? "\(primary)/stop-primary" : "\($0.name)/stop-standby" }
                 + everyone.map { "\($0)/pgsql-agent-fix" })

@@ -33,26 +33,30 @@ public struct PcsCommands {
     /// Authenticate the nodes to each other, create the cluster, start it. The hacluster
     /// password reaches pcs on stdin (pcs reads it there when stdin is not a terminal).
     public func setupCommands() -> [ShellCommand] {
-        let names = spec.nodes.map(\.name)
-        var commands: [ShellCommand] = []
+        var commands = [authCommand(), clusterSetupCommand(), ShellCommand(["pcs", "cluster", "start", "--all"])]
+        if spec.pacemaker.enableAtBoot { commands.append(ShellCommand(["pcs", "cluster", "enable", "--all"])) }
+        return commands
+    }
+
+    /// `pcs cluster auth …` (0.9) / `pcs host auth …`: reads the hacluster password on stdin.
+    public func authCommand() -> ShellCommand {
+        if legacy { return ShellCommand(["pcs", "cluster", "auth"] + spec.nodes.map(\.name) + ["-u", "hacluster"]) }
+        return ShellCommand(["pcs", "host", "auth"], spec.nodes.map { [$0.name, "addr=\($0.address)"] } + [["-u", "hacluster"]])
+    }
+
+    /// `pcs cluster setup …`, with the nodes' addresses and links.
+    public func clusterSetupCommand() -> ShellCommand {
         if legacy {
-            commands.append(ShellCommand(["pcs", "cluster", "auth"] + names + ["-u", "hacluster"]))
             var setup = ["pcs", "cluster", "setup"]
             if spec.pacemaker.lastManStanding { setup.append("--last_man_standing=1") }
             setup += ["--name", spec.name]
             // corosync 2 redundant rings: node,ring1address
             setup += spec.nodes.map { ([$0.name] + $0.ringAddresses).joined(separator: ",") }
-            commands.append(ShellCommand(setup))
-        } else {
-            commands.append(ShellCommand(["pcs", "host", "auth"],
-                                         spec.nodes.map { [$0.name, "addr=\($0.address)"] } + [["-u", "hacluster"]]))
-            var groups = spec.nodes.map { node in [node.name] + ([node.address] + node.ringAddresses).map { "addr=\($0)" } }
-            if spec.pacemaker.lastManStanding { groups.append(["quorum", "last_man_standing=1"]) }
-            commands.append(ShellCommand(["pcs", "cluster", "setup", spec.name], groups))
+            return ShellCommand(setup)
         }
-        commands.append(ShellCommand(["pcs", "cluster", "start", "--all"]))
-        if spec.pacemaker.enableAtBoot { commands.append(ShellCommand(["pcs", "cluster", "enable", "--all"])) }
-        return commands
+        var groups = spec.nodes.map { node in [node.name] + ([node.address] + node.ringAddresses).map { "addr=\($0)" } }
+        if spec.pacemaker.lastManStanding { groups.append(["quorum", "last_man_standing=1"]) }
+        return ShellCommand(["pcs", "cluster", "setup", spec.name], groups)
     }
 
     func pcs(_ words: [String], _ rest: [[String]] = []) -> ShellCommand {

@@ -547,7 +547,7 @@ public enum BootstrapSteps {
         case "pcs-auth":
             let names = c.spec.nodes.map(\.name)
             let known = c.dialect == .v0_9 ? "/var/lib/pcsd/tokens" : "/var/lib/pcsd/known-hosts"
-            let command = PcsCommands(spec: c.spec, dialect: c.dialect).setupCommands()[0]
+            let command = PcsCommands(spec: c.spec, dialect: c.dialect).authCommand()
             return shell([("pcs.known-hosts", "cat \(known) 2>/dev/null", [])], decide: { f in
                 let text = f["pcs.known-hosts"] ?? ""
                 let missing = names.filter { !text.contains("\"\($0)\"") }
@@ -558,7 +558,7 @@ public enum BootstrapSteps {
             })
 
         case "cluster-setup":
-            let command = Command(PcsCommands(spec: c.spec, dialect: c.dialect).setupCommands()[1].arguments)
+            let command = Command(PcsCommands(spec: c.spec, dialect: c.dialect).clusterSetupCommand().arguments)
             return shell([("corosync.name", "awk '$1 == \"cluster_name:\" {print $2}' /etc/corosync/corosync.conf 2>/dev/null", [])], decide: { f in
                 f["corosync.name"] == c.spec.name ? nil : Change(.create, "create cluster \(c.spec.name) on \(c.spec.nodes.map(\.name).joined(separator: ", "))")
             }, apply: { step, _, connection in
