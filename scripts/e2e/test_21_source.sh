@@ -3,12 +3,12 @@
 # source tarball on every host of a fresh bed, bootstraps the cluster on it, and a second apply
 # changes nothing (no rebuild). The tarball is Debian's orig tarball of its postgresql-15 source
 # package (the upstream release tarball), fetched once from the Debian mirror apt uses and cached
-# in .testbed/src/. Prints a SKIP line and exits 0 when no tarball (or no build package) can be had,
+# in .testbed/src/. Prints a SKIP line and exits 77 (counted apart by scripts/e2e/run) when no tarball (or no build package) can be had,
 # or when PGHA_E2E_SKIP_SOURCE=1. Brings the test bed down and up itself (3 hosts) and leaves it up
 # with this cluster on it. Builds take minutes: three hosts compile at once on this machine's cores.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-skip() { echo "SKIP test_21_source: $*"; exit 0; }
+skip() { echo "SKIP test_21_source: $*"; exit 77; }
 [ "${PGHA_E2E_SKIP_SOURCE:-0}" != 1 ] || skip "PGHA_E2E_SKIP_SOURCE=1"
 
 # 1. The tarball: cached, or fetched with apt from a private deb-src list (the machine's own apt
