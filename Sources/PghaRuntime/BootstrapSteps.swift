@@ -89,7 +89,7 @@ public enum BootstrapSteps {
         let user = pg.osUser.name
         let dataDir = pg.dataDir
         /// pg_ctl as the OS user on the data directory.
-        func pgCtl(_ arguments: [String]) -> Command { pg.tool("pg_ctl", [arguments[0], "-D", dataDir] + arguments.dropFirst()) }
+        @Sendable func pgCtl(_ arguments: [String]) -> Command { pg.tool("pg_ctl", [arguments[0], "-D", dataDir] + arguments.dropFirst()) }
         let psql = pg.tool("psql", ["-X", "-p", String(pg.port), "-v", "ON_ERROR_STOP=1"])
         let managed: Probe = ("cluster.managed", SharedFacts.cibHas(c.spec.pacemaker.pgsqlResource), [.cib])
         let running: Probe = ("pg.running", "\(pgCtl(["status"])) >/dev/null 2>&1 && echo yes || echo no", [])
