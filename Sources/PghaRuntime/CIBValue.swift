@@ -1,4 +1,5 @@
 import Foundation
+import PghaSpec
 
 // Equivalent values: how Pacemaker compares what pcs and the CIB write (split from ClusterConfig.swift).
 
@@ -42,16 +43,14 @@ public enum CIBValue {
         return number.isEmpty ? total : nil
     }
 
-    /// Pacemaker's crm_is_true/false. Numbers count only where a boolean is expected
-    /// (`strict`), so migration-threshold=1 never equals "true".
+    /// Pacemaker's crm_is_true/false (Grammar, the one reading of its spellings). The short
+    /// ones (1/0, y/n) count only where a boolean is expected (`numbers`), so
+    /// migration-threshold=1 never equals "true".
     public static func boolean(_ text: String, numbers: Bool = false) -> Bool? {
-        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
-        case "true", "yes", "on": return true
-        case "false", "no", "off": return false
-        case "1", "y": return numbers ? true : nil
-        case "0", "n": return numbers ? false : nil
-        default: return nil
-        }
+        let word = text.trimmingCharacters(in: .whitespaces)
+        guard Grammar.isPacemakerBoolean(word) else { return nil }
+        if !numbers && ["1", "0", "y", "n"].contains(word.lowercased()) { return nil }
+        return Grammar.pacemakerIsTrue(word)
     }
 
     /// Roles: pcs 0.9/0.10 and Pacemaker 1.1 say Master/Slave, 0.11+ and Pacemaker 2.1

@@ -61,9 +61,7 @@ public struct FactScript: Sendable {
     }
 
     /// Splits the script's output back into one raw text per probe.
-    public func parse(_ output: String) -> [String: String] { Self.parse(output, marker: marker) }
-
-    public static func parse(_ output: String, marker: String) -> [String: String] {
+    public func parse(_ output: String) -> [String: String] {
         let header = marker + " "
         var sections: [String: String] = [:]
         var current: String?

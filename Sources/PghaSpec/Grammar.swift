@@ -162,7 +162,7 @@ public enum Grammar {
     // MARK: Booleans
 
     /// How Pacemaker reads a boolean (crm_is_true): true, on, yes, y or 1 in any case; every other
-    /// value is false. Sources/PghaRuntime/ClusterConfig.swift compares the live CIB the same way.
+    /// value is false. Sources/PghaRuntime/CIBValue.swift reads the live CIB through it.
     public static func pacemakerIsTrue(_ value: String) -> Bool {
         ["true", "on", "yes", "y", "1"].contains(value.lowercased())
     }
