@@ -88,11 +88,10 @@ public enum BootstrapSteps {
         let pg = c.pg
         let user = pg.osUser.name
         let dataDir = pg.dataDir
-        /// pg_ctl as the OS user on the data directory.
-        @Sendable func pgCtl(_ arguments: [String]) -> Command { pg.tool("pg_ctl", [arguments[0], "-D", dataDir] + arguments.dropFirst()) }
-        let psql = pg.tool("psql", ["-X", "-p", String(pg.port), "-v", "ON_ERROR_STOP=1"])
+        let tools = pg.tools
+        let psql = tools.tool("psql", ["-X", "-p", String(pg.port), "-v", "ON_ERROR_STOP=1"])
         let managed: Probe = ("cluster.managed", SharedFacts.cibHas(c.spec.pacemaker.pgsqlResource), [.cib])
-        let running: Probe = ("pg.running", "\(pgCtl(["status"])) >/dev/null 2>&1 && echo yes || echo no", [])
+        let running: Probe = ("pg.running", "\(tools.pgCtl("status")) >/dev/null 2>&1 && echo yes || echo no", [])
         let versionFile = dataDir + "/PG_VERSION"
         let datadir: Probe = ("pg.datadir", "if [ -d \(dataDir) ]; then echo \"entries=$(ls -A \(dataDir) | wc -l)\"; cat \(versionFile) 2>/dev/null; else echo absent; fi", [])
         @Sendable func isManaged(_ f: Facts) -> Bool { f["cluster.managed"] == "yes" }
@@ -402,7 +401,7 @@ public enum BootstrapSteps {
                 if rebuild && !isEmptyDataDir(f) {
                     _ = try await step.run(moveAside, on: connection)
                 }
-                _ = try await step.run("\(pg.tool("initdb", ["-D", dataDir] + pg.initdbOptions)) >/dev/null", on: connection)
+                _ = try await step.run("\(tools.tool("initdb", ["-D", dataDir] + pg.initdbOptions)) >/dev/null", on: connection)
             })
 
         case "start-primary", "verify-streaming":
@@ -422,14 +421,14 @@ public enum BootstrapSteps {
                         // pg_ctl hands -o to postgres through /bin/sh: the conninfo's values are
                         // validated words (an IPv4 address, a role name, a node name).
                         _ = try await step.run(Shell.all([Command("touch", signal).shell, Command("chown", user, signal).shell,
-                                                          pgCtl(["start", "-w", "-t", "60", "-l", log, "-o", "-c primary_conninfo='\(conninfo)'"]).shell]), on: connection)
+                                                          tools.pgCtl("start", ["-w", "-t", "60", "-l", log, "-o", "-c primary_conninfo='\(conninfo)'"]).shell]), on: connection)
                     }
                     let status = psql.appending("-At", "-c", "select status from pg_stat_wal_receiver")
                     _ = try await step.run(Shell.waitUntil("[ \"$(\(status) 2>/dev/null)\" = streaming ]", tries: 60, interval: 0.5,
                                                            failure: "the standby did not start streaming within 30 s; see \(log)"),
                                            on: connection, display: "wait for streaming")
                 } else {
-                    _ = try await step.run(pgCtl(["start", "-w", "-t", "60", "-l", log]), on: connection)
+                    _ = try await step.run(tools.pgCtl("start", ["-w", "-t", "60", "-l", log]), on: connection)
                 }
             })
 
@@ -437,7 +436,7 @@ public enum BootstrapSteps {
             return shell([managed, running], decide: { f in
                 (isManaged(f) || !isRunning(f)) ? nil : Change(.update, "stop PostgreSQL (Pacemaker takes over)")
             }, apply: { step, _, connection in
-                _ = try await step.run(pgCtl(["stop", "-m", "fast", "-w", "-t", "60"]), on: connection)
+                _ = try await step.run(tools.pgCtl("stop", ["-m", "fast", "-w", "-t", "60"]), on: connection)
             })
 
         case "replication-user":
@@ -465,7 +464,7 @@ public enum BootstrapSteps {
             let rebuild = c.rebuild.contains(host)
             let rwVIP = c.spec.vips.readWrite.ip
             // A rebuild clones from whoever is primary now: the rw VIP, when it answers.
-            let source: Probe = ("pg.rw-vip", "\(pg.tool("pg_isready", ["-q", "-h", rwVIP, "-p", String(pg.port), "-t", "2"], asUser: false)) && echo up || echo down", [])
+            let source: Probe = ("pg.rw-vip", "\(tools.tool("pg_isready", ["-q", "-h", rwVIP, "-p", String(pg.port), "-t", "2"], asUser: false)) && echo up || echo down", [])
             return shell([managed, datadir] + (rebuild ? [rebuilt, source] : []), decide: { f in
                 let text = f["pg.datadir"] ?? "absent"
                 if isEmptyDataDir(f) {
@@ -484,12 +483,12 @@ public enum BootstrapSteps {
                 var from = primary
                 if rebuild && !isEmptyDataDir(f) {
                     if f["pg.rw-vip"] == "up" { from = rwVIP }
-                    _ = try await step.run("\(pgCtl(["stop", "-m", "fast", "-w", "-t", "60"])) >/dev/null 2>&1; true", on: connection)
+                    _ = try await step.run("\(tools.pgCtl("stop", ["-m", "fast", "-w", "-t", "60"])) >/dev/null 2>&1; true", on: connection)
                     // The agent's lock says "my data may be newer than the standbys'": not true of a fresh clone.
                     let lock = c.spec.pacemaker.tmpdir.map { [Command("rm", "-f", $0 + "/PGSQL.lock").shell] } ?? []
                     _ = try await step.run(Shell.all([moveAside] + lock), on: connection)
                 }
-                _ = try await step.run(pg.tool("pg_basebackup", ["-h", from, "-p", String(pg.port), "-U", c.spec.replication.user,
+                _ = try await step.run(tools.tool("pg_basebackup", ["-h", from, "-p", String(pg.port), "-U", c.spec.replication.user,
                                                                  "-D", dataDir, "-X", "stream", "-c", "fast", "-w"]), on: connection)
             })
 

@@ -36,19 +36,11 @@ public struct PostgresConfigStep: Step {
         self.pgsqlResource = pgsqlResource
     }
 
-    /// psql as the OS user, one SQL text.
-    func psql(_ sql: String) -> Shell {
-        Command([binDir + "/psql", "-X", "-At", "-p", String(port), "-c", sql], user: osUser).shell
-    }
-
-    /// pg_ctl as the OS user on this data directory.
-    func pgCtl(_ arguments: [String]) -> Command {
-        Command([binDir + "/pg_ctl"] + arguments + ["-D", dataDir], user: osUser)
-    }
+    var tools: PostgresTools { PostgresTools(binDir: binDir, user: osUser, port: port, dataDir: dataDir) }
 
     public func probe(_ script: inout FactScript) {
         file.probe(&script)
-        script.add("pg.running", "\(pgCtl(["status"])) >/dev/null 2>&1 && echo yes || echo no")
+        script.add("pg.running", "\(tools.pgCtl("status")) >/dev/null 2>&1 && echo yes || echo no")
         script.share(SharedFacts.cib.variable, SharedFacts.cib.command)
         script.add("cluster.managed", SharedFacts.cibHas(pgsqlResource))
         guard isMainConfig else { return }
@@ -136,12 +128,12 @@ public struct PostgresConfigStep: Step {
         guard facts["pg.running"] == "yes" else { return }
         // SIGHUP is asynchronous: wait until the server has read its files again, then ask it
         // which settings still wait for a restart.
-        let loadTime = psql("select pg_conf_load_time()")
+        let loadTime = tools.psql("select pg_conf_load_time()")
         let reload = Shell.lines([
             "before=$(\(loadTime))",
-            "\(pgCtl(["reload"])) >/dev/null || exit 1",
+            "\(tools.pgCtl("reload")) >/dev/null || exit 1",
             Shell.waitQuietly(until: "[ \"$(\(loadTime))\" != \"$before\" ]", tries: 50, interval: 0.1),
-            psql("select name from pg_settings where pending_restart"),
+            tools.psql("select name from pg_settings where pending_restart"),
         ])
         let pending = try await run(reload, on: connection, display: "pg_ctl reload; list settings pending a restart")
             .stdout.split(separator: "\n").map(String.init)
@@ -153,12 +145,12 @@ public struct PostgresConfigStep: Step {
         if managed {
             // Pacemaker stops and starts this node's instance; the agent brings it back as a standby.
             _ = try await run(Command("pcs", "resource", "restart", clone, host, "--wait=120"), on: connection)
-            let streaming: Shell = "[ \"$(\(psql("select status from pg_stat_wal_receiver")) 2>/dev/null)\" = streaming ]"
+            let streaming: Shell = "[ \"$(\(tools.psql("select status from pg_stat_wal_receiver")) 2>/dev/null)\" = streaming ]"
             _ = try await run(Shell.waitUntil(streaming, tries: 120, interval: 0.5, failure: "the standby did not stream again within 60 s"),
                               on: connection, display: "wait for streaming")
         } else {
             // Before Pacemaker takes over (bootstrap): pg_ctl restart reuses the start options.
-            _ = try await run(pgCtl(["restart", "-m", "fast", "-w", "-t", "60"]), on: connection)
+            _ = try await run(tools.pgCtl("restart", ["-m", "fast", "-w", "-t", "60"]), on: connection)
         }
     }
 }

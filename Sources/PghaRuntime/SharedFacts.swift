@@ -39,7 +39,7 @@ public enum SharedFacts {
         // Only our own server: on a bare Debian host the distribution's main cluster answers on
         // the same port, and its state is not ours.
         let pid = pg.dataDir + "/postmaster.pid"
-        return (.pg, "[ -f \(pid) ] && kill -0 \"$(head -1 \(pid))\" && \(pg.psql(sql))")
+        return (.pg, "[ -f \(pid) ] && kill -0 \"$(head -1 \(pid))\" && \(pg.tools.psql(sql))")
     }
 
     /// A probe printing the value of `key` from the PostgreSQL state (`key`: a word of pgha's).
@@ -59,22 +59,43 @@ public enum SharedFacts {
 /// on from PostgreSQL 9.1 on, so a backslash is an ordinary character).
 public func sqlLiteral(_ value: String) -> String { "'" + value.replacingOccurrences(of: "'", with: "''") + "'" }
 
-extension ClusterSpec.PostgreSQL {
-    /// psql as the OS user against the cluster's port, unaligned tuples only, from / (runuser
-    /// keeps the caller's directory, which the postgres user may not be allowed into).
-    public var psqlCommand: Command {
-        Command([binDir + "/psql", "-X", "-At", "-p", String(port)], user: osUser.name)
+/// The programs of one PostgreSQL installation, run as its OS user from / (runuser keeps the
+/// caller's directory, which that user may not be allowed into): the one place psql and pg_ctl
+/// invocations are written.
+public struct PostgresTools: Sendable {
+    public var binDir: String
+    public var user: String
+    public var port: Int
+    public var dataDir: String
+
+    public init(binDir: String, user: String, port: Int, dataDir: String) {
+        self.binDir = binDir
+        self.user = user
+        self.port = port
+        self.dataDir = dataDir
     }
+
+    /// A program of the installation (`bin_dir/NAME`), as the OS user unless `asUser` is false.
+    public func tool(_ name: String, _ arguments: [String], asUser: Bool = true) -> Command {
+        Command([binDir + "/" + name] + arguments, user: asUser ? user : nil)
+    }
+
+    /// psql against the cluster's port, unaligned tuples only.
+    public var psqlCommand: Command { tool("psql", ["-X", "-At", "-p", String(port)]) }
 
     /// psql running one SQL text (`-c`), with more psql options before it.
     public func psql(_ sql: String, options: [String] = []) -> Shell {
         psqlCommand.appending(options + ["-c", sql]).shell
     }
 
-    /// A program of the installation (`bin_dir/NAME`) as OS user.
-    public func tool(_ name: String, _ arguments: [String], asUser: Bool = true) -> Command {
-        Command([binDir + "/" + name] + arguments, user: asUser ? osUser.name : nil)
+    /// `pg_ctl VERB -D DATA_DIR OPTIONS…`.
+    public func pgCtl(_ verb: String, _ options: [String] = []) -> Command {
+        tool("pg_ctl", [verb, "-D", dataDir] + options)
     }
+}
+
+extension ClusterSpec.PostgreSQL {
+    public var tools: PostgresTools { PostgresTools(binDir: binDir, user: osUser.name, port: port, dataDir: dataDir) }
 }
 
 /// A name as an SQL identifier: double quotes, a quote doubled.

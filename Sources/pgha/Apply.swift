@@ -105,7 +105,7 @@ struct Apply: AsyncParsableCommand {
         var replication: [String: String] = [:]
         let pg = spec.postgresql
         if let connection = session.connections[primary],
-           let rows = try? await connection.run(pg.psql("select application_name, state, sync_state from pg_stat_replication", options: ["-F", " "]), stdin: nil).stdout {
+           let rows = try? await connection.run(pg.tools.psql("select application_name, state, sync_state from pg_stat_replication", options: ["-F", " "]), stdin: nil).stdout {
             for line in rows.split(separator: "\n") {
                 let f = line.split(separator: " ").map(String.init)
                 if f.count == 3 { replication[f[0]] = "\(f[1]) \(f[2])" }
