@@ -9,6 +9,10 @@ apply() {
     || { cat /tmp/pgha-e2e-drift.log; fail "apply failed"; }
 }
 expect() { grep -qE "$1" <<<"$out" || fail "the plan does not show $2: $out"; }
+# cib_attr TYPE NAME: the live CIB's value of a cluster property (crm_config) or resource default (rsc_defaults).
+cib_attr() { on node1 "crm_attribute --type $1 --name $2 --query --quiet"; }
+# repaired WHAT: apply, then the plan finds nothing left to do.
+repaired() { apply; plan; [ "$rc" = 0 ] || fail "plan after repairing $1 exited $rc: $out"; }
 conf=/var/lib/postgresql/15/pgha/postgresql.conf hba=/var/lib/postgresql/15/pgha/pg_hba.conf
 plan
 [ "$rc" = 0 ] || fail "the cluster is not converged before the drift: $out"
@@ -79,10 +83,8 @@ expect '^      ~ resource default resource-stickiness: 100 → INFINITY' "the re
 expect '^      \+ resource vip-slave ' "the deleted ro VIP"
 expect '^      ~ pgsql op stop: timeout 120s → 60s' "the operation timeout"
 expect '^      \+ constraint order demote msPostgresql then stop master-group' "the removed constraint"
-apply
-plan
-[ "$rc" = 0 ] || fail "plan after the CIB repair exited $rc: $out"
-[ "$(on node1 "crm_attribute --type crm_config --name no-quorum-policy --query --quiet")" = stop ] || fail "no-quorum-policy not repaired"
+repaired "the cluster configuration"
+[ "$(cib_attr crm_config no-quorum-policy)" = stop ] || fail "no-quorum-policy not repaired"
 on node1 "cibadmin --query --scope constraints" | grep -q "id=\"$demote_order\"" || fail "constraint $demote_order not back"
 on node1 "cibadmin --query --scope resources" | grep -o '<op [^>]*name="stop"[^>]*id="pgsql-stop[^>]*>' | grep -q 'timeout="60s"' \
   || fail "the stop timeout is not back to 60s"
@@ -103,11 +105,9 @@ plan
 [ "$rc" = 2 ] || fail "plan with hostile CIB values exited $rc: $out"
 expect '^      ~ property no-quorum-policy: .*pgha-cib-canary-1.* → stop' "the hostile property, shown as data"
 expect '^      ~ resource default resource-stickiness: .*pgha-cib-canary-3.* → INFINITY' "the hostile resource default, shown as data"
-apply
-plan
-[ "$rc" = 0 ] || fail "plan after repairing the hostile values exited $rc: $out"
-[ "$(on node1 "crm_attribute --type crm_config --name no-quorum-policy --query --quiet")" = stop ] || fail "no-quorum-policy not repaired"
-[ "$(on node1 "crm_attribute --type rsc_defaults --name resource-stickiness --query --quiet")" = INFINITY ] || fail "resource-stickiness not repaired"
+repaired "the hostile values"
+[ "$(cib_attr crm_config no-quorum-policy)" = stop ] || fail "no-quorum-policy not repaired"
+[ "$(cib_attr rsc_defaults resource-stickiness)" = INFINITY ] || fail "resource-stickiness not repaired"
 for n in node1 node2 node3; do
   [ "$(on "$n" "ls /tmp/pgha-cib-canary-* 2>/dev/null | wc -l")" = 0 ] || fail "a payload from the CIB ran on $n"
 done
