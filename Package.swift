@@ -1,8 +1,9 @@
 // swift-tools-version:5.9
 import PackageDescription
 
-// One target per job: the spec model (load + validate), rendering (templates + pcs script),
-// planning (ordered steps), the runtime transports (SSH), and the CLI that wires them.
+// One target per job: shell text (PghaShell), the spec model (load + validate), rendering
+// (templates + pcs script), the steps and their catalog (PghaRuntime), the transports (SSH),
+// and the CLI that wires them (docs/architecture.md).
 let package = Package(
     name: "pgha",
     platforms: [.macOS(.v13)],
@@ -19,24 +20,22 @@ let package = Package(
         .target(name: "PghaShell"),
         .target(name: "PghaSpec", dependencies: ["Yams"]),
         .target(name: "PghaRender", dependencies: ["PghaShell", "PghaSpec", "Stencil"]),
-        .target(name: "PghaPlan", dependencies: ["PghaSpec", "PghaRender"]),
-        .target(name: "PghaRuntime", dependencies: ["PghaShell", "PghaSpec", "PghaRender", "PghaPlan"],
+        .target(name: "PghaRuntime", dependencies: ["PghaShell", "PghaSpec", "PghaRender"],
                 linkerSettings: [.linkedLibrary("crypt")]),
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2",
                        providers: [.apt(["libssh2-1-dev"])]),
         .target(name: "PghaTransport", dependencies: ["PghaShell", "CLibSSH2"]),
         .executableTarget(name: "pgha", dependencies: [
-            "PghaShell", "PghaSpec", "PghaRender", "PghaPlan", "PghaRuntime", "PghaTransport",
+            "PghaShell", "PghaSpec", "PghaRender", "PghaRuntime", "PghaTransport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pgha-bench", dependencies: [
-            "PghaShell", "PghaSpec", "PghaRender", "PghaPlan", "PghaTransport",
+            "PghaShell", "PghaSpec", "PghaRender", "PghaRuntime", "PghaTransport",
         ]),
         .testTarget(name: "PghaShellTests", dependencies: ["PghaShell"]),
         .testTarget(name: "PghaSpecTests", dependencies: ["PghaSpec"]),
         .testTarget(name: "PghaRenderTests", dependencies: ["PghaShell", "PghaSpec", "PghaRender"]),
-        .testTarget(name: "PghaPlanTests", dependencies: ["PghaSpec", "PghaRender", "PghaPlan"]),
         .testTarget(name: "PghaTransportTests", dependencies: ["PghaShell", "PghaTransport"]),
-        .testTarget(name: "PghaRuntimeTests", dependencies: ["PghaShell", "PghaSpec", "PghaRender", "PghaPlan", "PghaRuntime"]),
+        .testTarget(name: "PghaRuntimeTests", dependencies: ["PghaShell", "PghaSpec", "PghaRender", "PghaRuntime"]),
     ]
 )

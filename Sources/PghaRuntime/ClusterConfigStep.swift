@@ -1,4 +1,5 @@
 import Foundation
+import PghaRender
 import PghaShell
 import PghaSpec
 
@@ -18,7 +19,7 @@ public struct ClusterConfigStep: Step {
     static let createPath = "/root/pgha-pcs-resources.sh"
     static let repairPath = "/root/pgha-cib-repair.sh"
 
-    public init(host: String, name: String, dependsOn: [String], spec: ClusterSpec,
+    public init(host: String, name: String = "cib-push", dependsOn: [String] = [], spec: ClusterSpec,
                 dialect: ClusterSpec.PcsDialect, createScript: String) {
         self.host = host
         self.name = name
@@ -28,6 +29,31 @@ public struct ClusterConfigStep: Step {
         self.createScript = createScript
     }
 
+    public var summary: String {
+        let offline = PcsCommands(spec: spec, dialect: dialect).resourceCommands().filter { $0.arguments.starts(with: ["pcs", "-f"]) }.count
+        return "build the CIB offline (\(offline) pcs -f commands, cluster/pcs-resources.sh) and push it once"
+    }
+
+    /// What the CIB holds, one line per kind.
+    public var details: [String] {
+        var lines: [String] = []
+        let pacemaker = spec.pacemaker
+        if !pacemaker.properties.isEmpty {
+            lines.append("properties: " + pacemaker.properties.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        }
+        if !pacemaker.resourceDefaults.isEmpty {
+            lines.append("resource defaults: " + pacemaker.resourceDefaults.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        }
+        for device in pacemaker.fencing { lines.append("stonith \(device.name) (\(device.type))") }
+        let rw = spec.vips.readWrite
+        lines.append("\(rw.resource) \(rw.ip)/\(rw.cidrNetmask) on \(rw.nic) in \(rw.group), with the promoted instance")
+        if let ro = spec.vips.readOnly {
+            lines.append("\(ro.resource) \(ro.ip)/\(ro.cidrNetmask) on \(ro.nic) in \(ro.group), with an unpromoted instance")
+        }
+        lines.append("\(pacemaker.pgsqlResource) (ocf:heartbeat:pgsql, rep_mode=\(spec.replication.mode.rawValue)) as promotable clone \(pacemaker.pgsqlClone)")
+        return lines
+    }
+
     public func probe(_ script: inout FactScript) {
         // Empty when the cluster is not running yet (cibadmin needs it). The same query serves
         // every step that asks whether pgha's resources exist (SharedFacts.cib).
@@ -35,7 +61,6 @@ public struct ClusterConfigStep: Step {
         script.add(Self.probeName, "printf '%s\\n' \(SharedFacts.Variable.cib.expansion)")
     }
 
-    func fail(_ message: String) -> StepFailure { StepFailure(host: host, step: name, message: message) }
 
     func desired() throws -> ClusterConfig {
         do { return try ClusterConfig.desired(spec: spec, dialect: dialect) } catch { throw fail("\(error)") }

@@ -17,15 +17,19 @@ public struct PostgresConfigStep: Step {
     public var clone: String
     public var pgsqlResource: String
     /// SharedFacts.pg: the server's role, restart-only and pending settings.
-    public var sharedState: (variable: SharedFacts.Variable, command: Shell)
+    public var sharedState: SharedFacts.Value
 
     public var host: String { file.host }
     public var name: String { file.name }
-    public var dependsOn: [String] { file.dependsOn }
+    public var summary: String { file.summary }
+    public var dependsOn: [String] {
+        get { file.dependsOn }
+        set { file.dependsOn = newValue }
+    }
     var isMainConfig: Bool { file.file.path.hasSuffix("/postgresql.conf") }
 
     public init(file: FileStep, binDir: String, dataDir: String, osUser: String, port: Int, clone: String, pgsqlResource: String,
-                sharedState: (variable: SharedFacts.Variable, command: Shell)) {
+                sharedState: SharedFacts.Value) {
         self.sharedState = sharedState
         self.file = file
         self.binDir = binDir

@@ -20,13 +20,23 @@ public enum SharedFacts {
         }
     }
 
+    /// A shared value: the variable the fact script fills and the command that fills it.
+    public struct Value: Sendable, Equatable {
+        public var variable: Variable
+        public var command: Shell
+        public init(_ variable: Variable, _ command: Shell) {
+            self.variable = variable
+            self.command = command
+        }
+    }
+
     /// `cibadmin --query --scope configuration`; empty when no cluster runs here.
-    public static let cib: (variable: Variable, command: Shell) = (.cib, "cibadmin --query --scope configuration")
+    public static let cib = Value(.cib, "cibadmin --query --scope configuration")
 
     /// key=value lines from the running server: role, wal_receiver status, whether the
     /// replication role can replicate and log in, the restart-only settings, the settings
     /// waiting for a restart, and the standbys streaming from this server. Empty when PostgreSQL does not answer.
-    public static func pg(_ spec: ClusterSpec) -> (variable: Variable, command: Shell) {
+    public static func pg(_ spec: ClusterSpec) -> Value {
         let pg = spec.postgresql
         let sql = """
             select 'role=' || case when pg_is_in_recovery() then 'standby' else 'primary' end \
@@ -39,7 +49,7 @@ public enum SharedFacts {
         // Only our own server: on a bare Debian host the distribution's main cluster answers on
         // the same port, and its state is not ours.
         let pid = pg.dataDir + "/postmaster.pid"
-        return (.pg, "[ -f \(pid) ] && kill -0 \"$(head -1 \(pid))\" && \(pg.tools.psql(sql))")
+        return Value(.pg, "[ -f \(pid) ] && kill -0 \"$(head -1 \(pid))\" && \(pg.tools.psql(sql))")
     }
 
     /// A probe printing the value of `key` from the PostgreSQL state (`key`: a word of pgha's).

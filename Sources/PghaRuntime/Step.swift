@@ -58,12 +58,18 @@ public struct Facts: Sendable {
 
 /// One idempotent step: read facts → pure decision → commands. After its commands ran, the
 /// executor reads its facts again and asks `decide` once more: anything but nil is
-/// "did not converge".
+/// "did not converge". The steps of a bootstrap are listed, ordered and checked by StepCatalog
+/// (docs/architecture.md, "Adding a step").
 public protocol Step: Sendable {
     var host: String { get }
     var name: String { get }
-    /// Steps (host/name) that must have finished first, on this host or another.
-    var dependsOn: [String] { get }
+    /// What the step makes true, for `pgha plan --offline` (no host contacted).
+    var summary: String { get }
+    /// More lines under the summary in `plan --offline`.
+    var details: [String] { get }
+    /// Steps (host/name) that must have finished first, on this host or another. StepCatalog
+    /// sets them from the references its builder declares, and refuses one that names no step.
+    var dependsOn: [String] { get set }
     func probe(_ script: inout FactScript)
     func decide(_ facts: Facts) throws -> Change?
     func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws
@@ -71,6 +77,10 @@ public protocol Step: Sendable {
 
 extension Step {
     public var id: String { "\(host)/\(name)" }
+    public var details: [String] { [] }
+
+    /// A StepFailure of this step.
+    public func fail(_ message: String) -> StepFailure { StepFailure(host: host, step: name, message: message) }
 
     /// Runs a command and turns a failure into a StepFailure naming the command.
     public func run(_ command: Shell, stdin: Data? = nil, on connection: HostConnection,
@@ -95,12 +105,14 @@ extension Step {
 public struct FileStep: Step {
     public var host: String
     public var name: String
+    public var summary: String
     public var dependsOn: [String]
     public var file: RenderedFile
 
-    public init(host: String, name: String, dependsOn: [String], file: RenderedFile) {
+    public init(host: String, name: String, summary: String? = nil, dependsOn: [String] = [], file: RenderedFile) {
         self.host = host
         self.name = name
+        self.summary = summary ?? "write \(file.path)"
         self.dependsOn = dependsOn
         self.file = file
     }

@@ -1,6 +1,6 @@
 import Foundation
-import PghaPlan
 import PghaRender
+import PghaRuntime
 import PghaSpec
 
 /// Times validate + render + offline plan of a generated 16-node spec (the work `pgha plan
@@ -44,8 +44,10 @@ enum SpecBench {
                 print(result.diagnostics.map(\.description).joined(separator: "\n"))
                 throw ExitError()
             }
-            files = try Renderer(spec: spec, dialect: .v0_11, secrets: nil).renderAll().count
-            steps = BootstrapPlan(spec: spec, dialect: .v0_11).steps.count
+            let rendered = try Renderer(spec: spec, dialect: .v0_11, secrets: nil).renderAll()
+            files = rendered.count
+            let context = BootstrapContext(spec: spec, dialect: .v0_11, files: rendered, replicationPassword: "", haclusterPassword: "")
+            steps = try StepCatalog.bootstrap(context).steps.count
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
         times.sort()

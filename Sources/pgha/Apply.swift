@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import PghaPlan
 import PghaRender
 import PghaRuntime
 import PghaSpec

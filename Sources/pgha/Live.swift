@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import PghaPlan
 import PghaRender
 import PghaRuntime
 import PghaSpec
@@ -52,7 +51,12 @@ struct LiveSession {
             let files = try loaded.render(secrets: true)
             let context = BootstrapContext(spec: spec, dialect: dialect, files: files, replicationPassword: replication,
                                            haclusterPassword: hacluster, rebuild: Set(rebuild), runID: runID)
-            return BootstrapSteps.make(plan: BootstrapPlan(spec: spec, dialect: dialect), context: context)
+            do {
+                return try StepCatalog.bootstrap(context).steps
+            } catch {
+                report([Diagnostic(file: inputs.spec, line: 0, column: 0, message: "\(error) (a defect of pgha; please report it)")])
+                throw ExitCode.failure
+            }
         }
         func gather(_ steps: [any Step], extra: FactScript? = nil) async throws -> [String: Facts] {
             let start = Date()

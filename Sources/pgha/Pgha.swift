@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import PghaPlan
 import PghaRender
+import PghaRuntime
 import PghaSpec
 
 
@@ -222,18 +222,26 @@ struct Plan: AsyncParsableCommand {
 
     func runOffline() throws {
         let loaded = try Loaded.load(inputs, requireInventory: true)
-        _ = try loaded.render(secrets: false)
+        let files = try loaded.render(secrets: false)
         let spec = loaded.spec
-        let plan = BootstrapPlan(spec: spec, dialect: loaded.dialect)
+        // No secret is needed to list the steps: nothing runs.
+        let context = BootstrapContext(spec: spec, dialect: loaded.dialect, files: files, replicationPassword: "", haclusterPassword: "")
+        let plan: StepCatalog
+        do {
+            plan = try StepCatalog.bootstrap(context)
+        } catch {
+            report([Diagnostic(file: inputs.spec, line: 0, column: 0, message: "\(error) (a defect of pgha; please report it)")])
+            throw ExitCode.failure
+        }
         if format == .json {
-            struct Offline: Encodable { var cluster: String; var pcsDialect: String; var steps: [PlannedStep] }
-            printJSON(Offline(cluster: spec.name, pcsDialect: loaded.dialect.rawValue, steps: plan.steps))
+            struct Offline: Encodable { var cluster: String; var pcsDialect: String; var steps: [OfflineStep] }
+            printJSON(Offline(cluster: spec.name, pcsDialect: loaded.dialect.rawValue, steps: plan.offlineSteps))
             return
         }
         print("pgha plan --offline: cluster \(spec.name), \(spec.nodes.count) nodes, PostgreSQL \(spec.postgresql.version) (\(spec.postgresql.install.method.rawValue)), \(spec.replication.mode.rawValue), pcs \(loaded.dialect.rawValue) dialect")
         print("No host was contacted: this is every step a bootstrap of bare hosts runs, in order.")
         print("Each step checks the host first and changes nothing that is already right.\n")
-        print(plan.text(), terminator: "")
+        print(plan.text(spec: spec), terminator: "")
         let hosts = Set(plan.steps.map(\.host)).count
         print("Plan: \(plan.steps.count) steps on \(hosts) hosts.")
     }

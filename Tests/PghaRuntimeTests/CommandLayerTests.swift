@@ -1,5 +1,4 @@
 import Foundation
-import PghaPlan
 import PghaRender
 import PghaRuntime
 import PghaShell
@@ -20,6 +19,8 @@ final class CommandLayerTests: XCTestCase {
         let canary = NSTemporaryDirectory() + "pgha-canary-\(UUID().uuidString)"
         let payloads = ["$(touch \(canary)-1)", "`touch \(canary)-2`", "; touch \(canary)-3;", "'; touch \(canary)-4; '",
                         "\"; touch \(canary)-5; \"", "\ntouch \(canary)-6\n", "\\'$(touch \(canary)-7)", " && touch \(canary)-8 #"]
+        // Files are found by node and template; the clean spec's serve (their content is not probed).
+        let files = try Renderer(spec: try testbedSpec(), dialect: .v0_11, secrets: nil).renderAll()
         for (i, payload) in payloads.enumerated() {
             var spec = try testbedSpec()
             spec.postgresql.binDir += payload
@@ -33,9 +34,8 @@ final class CommandLayerTests: XCTestCase {
             spec.pacemaker.pgsqlResource += payload
             spec.pacemaker.tmpdir = (spec.pacemaker.tmpdir ?? "/var/lib/pgsql/tmp") + payload
             spec.os.timeServers.append("ntp" + payload)
-            let context = BootstrapContext(spec: spec, dialect: .v0_11, files: [], replicationPassword: "r" + payload,
-                                           haclusterPassword: "h" + payload, rebuild: ["node2"])
-            let steps = BootstrapSteps.make(plan: BootstrapPlan(spec: spec, dialect: .v0_11), context: context)
+            let steps = try bootstrapCatalog(spec, dialect: .v0_11, files: files, rebuild: ["node2"],
+                                             passwords: ("r" + payload, "h" + payload)).steps
             for host in spec.nodes.map(\.name) {
                 var script = FactScript()
                 for step in steps where step.host == host { step.probe(&script) }
@@ -79,9 +79,7 @@ final class CommandLayerTests: XCTestCase {
     /// name carries a payload is reported, not run.
     func testDistributionClusterWithAHostileNameIsRefused() throws {
         let spec = try testbedSpec()
-        let context = BootstrapContext(spec: spec, dialect: .v0_11, files: [], replicationPassword: "r", haclusterPassword: "h")
-        let steps = BootstrapSteps.make(plan: BootstrapPlan(spec: spec, dialect: .v0_11), context: context)
-        let step = try XCTUnwrap(steps.first { $0.host == "node1" && $0.name == "distribution-cluster" })
+        let step = try XCTUnwrap(try bootstrapCatalog(spec).step("node1/distribution-cluster"))
         let port = spec.postgresql.port
         XCTAssertThrowsError(try step.decide(Facts(["distribution-cluster": "$(reboot) \(port) online auto 0"]))) { error in
             XCTAssertTrue("\(error)".contains("'$(reboot)'"), "\(error)")

@@ -38,6 +38,7 @@ struct ThisMachine: HostConnection {
 struct StubbornStep: Step {
     var host: String
     var name = "stubborn"
+    var summary = "stay stubborn"
     var dependsOn: [String] = []
     func probe(_ script: inout FactScript) { script.add("stubborn", "echo no") }
     func decide(_ facts: Facts) throws -> Change? { facts["stubborn"] == "yes" ? nil : Change(.update, "make it yes") }
@@ -47,6 +48,7 @@ struct StubbornStep: Step {
 struct FailingStep: Step {
     var host: String
     var name = "failing"
+    var summary = "fail"
     var dependsOn: [String] = []
     func probe(_ script: inout FactScript) {}
     func decide(_ facts: Facts) throws -> Change? { Change(.create, "fail") }

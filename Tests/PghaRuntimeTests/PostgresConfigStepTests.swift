@@ -16,7 +16,7 @@ final class PostgresConfigStepTests: XCTestCase {
                                 owner: "postgres", group: "postgres", kind: .whole, sensitive: false, template: "postgresql.conf.stencil")
         return PostgresConfigStep(file: FileStep(host: "node2", name: hba ? "pg-hba" : "postgresql-conf", dependsOn: [], file: file),
                                   binDir: "/usr/lib/postgresql/15/bin", dataDir: "/var/lib/postgresql/15/pgha", osUser: "postgres",
-                                  port: 5432, clone: "msPostgresql", pgsqlResource: "pgsql", sharedState: (variable: .pg, command: "true"))
+                                  port: 5432, clone: "msPostgresql", pgsqlResource: "pgsql", sharedState: SharedFacts.Value(.pg, "true"))
     }
 
     func facts(_ content: String, role: String = "standby", pending: [String] = [], running: Bool = true, managed: Bool = true, hba: Bool = false) -> Facts {
