@@ -28,7 +28,13 @@ public struct CrmMonStatus: Equatable, Sendable {
     /// The one status query.
     public static let query = Command("crm_mon", "-1", "--output-as=xml")
 
+    /// nil when crm_mon printed nothing usable (no cluster here yet, or not XML).
     public static func parse(_ xml: String) -> CrmMonStatus? {
+        // XMLDocument on Linux crashes on an empty document and recovers from broken ones:
+        // only well-formed XML reaches it.
+        guard xml.contains("<") else { return nil }
+        let checker = XMLParser(data: Data(xml.utf8))
+        guard checker.parse(), checker.parserError == nil else { return nil }
         guard let document = try? XMLDocument(xmlString: xml, options: []), let root = document.rootElement() else { return nil }
         func elements(_ path: String) -> [XMLElement] { ((try? root.nodes(forXPath: path)) ?? []).compactMap { $0 as? XMLElement } }
         func attribute(_ element: XMLElement, _ name: String) -> String? { element.attribute(forName: name)?.stringValue }

@@ -85,7 +85,13 @@ public struct Executor: Sendable {
         if let signal = result.signal {
             throw StepFailure(host: connection.name, step: "facts", message: "the fact probe was killed by SIG\(signal)")
         }
-        return Facts(script.parse(result.stdout))
+        let sections = script.parse(result.stdout)
+        // …and the facts read, framed with FactScript.fixtureMarker: how Tests/Fixtures/facts/ were recorded.
+        if let dir = ProcessInfo.processInfo.environment["PGHA_DUMP_FACT_SCRIPTS"] {
+            let text = script.probes.map { "\(FactScript.fixtureMarker) \($0.name)\n\(sections[$0.name] ?? "")\n" }.joined()
+            try? text.write(toFile: "\(dir)/\(connection.name).facts", atomically: true, encoding: .utf8)
+        }
+        return Facts(sections)
     }
 
     /// What each step would do given the facts gathered before anything changed.

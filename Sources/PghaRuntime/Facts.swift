@@ -15,6 +15,9 @@ public struct FactScript: Sendable {
 
     public init(marker: String = randomMarker(prefix: "@@pgha-fact")) { self.marker = marker }
 
+    /// The fixed marker of recorded fact fixtures (Tests/Fixtures/facts/), never of a live script.
+    public static let fixtureMarker = "@@pgha-fact-fixture"
+
     /// A value several probes read — one cibadmin or psql call instead of one per probe. The
     /// script computes it once, before the probes, into the shell variable `variable` (one of
     /// SharedFacts' names: a fixed identifier, never a value).

@@ -1,0 +1,157 @@
+import Foundation
+import PghaRender
+import PghaRuntime
+import PghaSpec
+import XCTest
+
+/// Every step's decision, table-driven from facts recorded on the 3-node test bed
+/// (Tests/Fixtures/facts/: `PGHA_DUMP_FACT_SCRIPTS=DIR pgha plan specs/testbed.yaml` on bare hosts
+/// and again after `pgha apply`, with PGHA_REPLICATION_PASSWORD=fixture-repl and
+/// PGHA_HACLUSTER_PASSWORD=fixture-ha). Drifted and refused cases change one recorded section the
+/// way a host would show it.
+final class StepDecisionTests: XCTestCase {
+    static let passwords = ("fixture-repl", "fixture-ha")
+
+    func spec() throws -> ClusterSpec { try loadSpec("testbed") }
+
+    func catalog(_ spec: ClusterSpec? = nil, rebuild: Set<String> = [], haclusterPassword: String = passwords.1) throws -> StepCatalog {
+        let spec = try spec ?? self.spec()
+        let files = try Renderer(spec: spec, dialect: .v0_11, secrets: { _ in Self.passwords.0 }).renderAll()
+        return try bootstrapCatalog(spec, dialect: .v0_11, files: files, rebuild: rebuild, passwords: (Self.passwords.0, haclusterPassword))
+    }
+
+    enum State: String { case bare, converged }
+
+    func facts(_ host: String, _ state: State, _ overrides: [String: String] = [:]) throws -> Facts {
+        let text = try String(contentsOfFile: "\(repositoryRoot)/Tests/Fixtures/facts/testbed-\(state.rawValue)/\(host).facts", encoding: .utf8)
+        var sections = FactScript(marker: FactScript.fixtureMarker).parse(text)
+        XCTAssertFalse(sections.isEmpty, "\(host) \(state)")
+        for (name, value) in overrides {
+            XCTAssertNotNil(sections[name], "\(name) is not a recorded section of \(host)")
+            sections[name] = value
+        }
+        return Facts(sections)
+    }
+
+    enum Expected: CustomStringConvertible {
+        case right
+        case change(Change.Action, String)
+        case refused(String)
+        var description: String {
+            switch self {
+            case .right: return "already right"
+            case let .change(action, text): return "\(action) …\(text)…"
+            case let .refused(text): return "refused …\(text)…"
+            }
+        }
+    }
+
+    func check(_ step: any Step, _ facts: Facts, _ expected: Expected, _ label: String, file: StaticString = #filePath, line: UInt = #line) {
+        do {
+            let change = try step.decide(facts)
+            switch (expected, change) {
+            case (.right, nil): break
+            case let (.change(action, text), change?) where change.action == action && change.summary.contains(text): break
+            default: XCTFail("\(label): expected \(expected), got \(change.map { "\($0.action) \($0.summary)" } ?? "already right")", file: file, line: line)
+            }
+        } catch {
+            guard case let .refused(text) = expected, "\(error)".contains(text) else {
+                return XCTFail("\(label): expected \(expected), got refused: \(error)", file: file, line: line)
+            }
+        }
+    }
+
+    /// Bare hosts as the test bed starts them: packages there, Debian's main cluster running, nothing of pgha's.
+    func testBareHosts() throws {
+        let primary: [String: Expected] = [
+            "hosts-file": .change(.update, "/etc/hosts"), "cluster-packages": .right, "postgresql-packages": .right,
+            "distribution-cluster": .change(.update, "stop 15/main (pristine)"), "os-user": .right,
+            "directories": .change(.create, "create /var/lib/postgresql/15/pgha"), "profile": .change(.create, ".bash_profile"),
+            "pgpass": .change(.create, ".pgpass"), "initdb": .change(.create, "initdb /var/lib/postgresql/15/pgha"),
+            "postgresql-conf": .change(.create, "postgresql.conf"), "pg-hba": .change(.create, "pg_hba.conf"),
+            "start-primary": .change(.update, "start PostgreSQL"), "replication-user": .change(.create, "create role repluser"),
+            "stop-primary": .right, "hacluster-password": .change(.update, "hacluster password"), "pcsd": .right,
+            "corosync-default": .change(.delete, "'debian'"), "pgsql-agent-fix": .change(.update, "crm_attribute --promotion"),
+            "pcs-auth": .change(.update, "authenticate node1, node2, node3"), "cluster-setup": .change(.create, "create cluster pgha-testbed"),
+            "cluster-start": .change(.update, "wait for quorum"), "cib-push": .change(.create, "one cib-push"), "verify": .change(.update, "promoted on no node"),
+        ]
+        var standby = primary.filter { !["initdb", "start-primary", "replication-user", "stop-primary", "pcs-auth", "cluster-setup",
+                                         "cluster-start", "cib-push", "verify"].contains($0.key) }
+        standby["basebackup"] = .change(.create, "pg_basebackup from node1")
+        standby["verify-streaming"] = .change(.update, "start as a standby of node1")
+        standby["stop-standby"] = .right
+        let catalog = try catalog()
+        for host in ["node1", "node2", "node3"] {
+            let facts = try facts(host, .bare)
+            let table = host == "node1" ? primary : standby
+            let steps = catalog.steps.filter { $0.host == host }
+            XCTAssertEqual(Set(steps.map(\.name)), Set(table.keys), host)
+            for step in steps { check(step, facts, table[step.name] ?? .right, step.id) }
+        }
+    }
+
+    /// After apply: every step is already right (the real hashes and digests: the hacluster
+    /// password against /etc/shadow's crypt hash, .pgpass by sha256).
+    func testConvergedHosts() throws {
+        let catalog = try catalog()
+        for host in ["node1", "node2", "node3"] {
+            let facts = try facts(host, .converged)
+            for step in catalog.steps where step.host == host { check(step, facts, .right, step.id) }
+        }
+        // Another password is seen as drift, by the same comparison.
+        let other = try XCTUnwrap(try self.catalog(haclusterPassword: "another").step("node2/hacluster-password"))
+        check(other, try facts("node2", .converged), .change(.update, "hacluster password"), "other password")
+    }
+
+    /// One recorded section changed as a drifted or hostile host would print it.
+    func testDriftedAndRefused() throws {
+        let cases: [(id: String, state: State, overrides: [String: String], rebuild: Set<String>, expected: Expected)] = [
+            // A data directory with files but no PostgreSQL cluster is never initialised or cloned over…
+            ("node1/initdb", .converged, ["pg.datadir": "entries=3"], [], .refused("is not empty and holds no PostgreSQL cluster")),
+            ("node2/basebackup", .converged, ["pg.datadir": "entries=5"], [], .refused("pgha never clones over existing files")),
+            // …unless --rebuild names the node: then it is moved aside, shown as destructive.
+            ("node1/initdb", .converged, ["pg.datadir": "entries=3"], ["node1"], .change(.destructive, "aside to /var/lib/postgresql/15/pgha.pgha-old-20261202-000000")),
+            ("node2/basebackup", .converged, [:], ["node2"], .refused("take it out first (pcs cluster stop node2)")),
+            ("node2/basebackup", .converged, ["cluster.managed": "no"], ["node2"], .change(.destructive, "pg_basebackup from node1 (--rebuild node2)")),
+            ("node2/directories", .converged,
+             ["directories": "/var/lib/postgresql/15/pgha 755 root root\n/var/lib/postgresql/15/archive 700 postgres postgres\n/var/lib/postgresql/15/pgsql-tmp 700 postgres postgres\n/var/lib/postgresql 755 postgres postgres"],
+             [], .change(.update, "/var/lib/postgresql/15/pgha 755 root:root → 700 postgres:postgres")),
+            ("node2/pcsd", .converged, ["pcsd": "inactive enabled 0"], [], .change(.update, "start pcsd")),
+            ("node2/pcsd", .converged, ["pcsd": "active disabled 1"], [], .change(.update, "enable pcsd")),
+            ("node1/corosync-default", .converged, ["corosync.conf": "name=payroll\nloopback=0\nresources=4"], [], .refused("already in cluster 'payroll'")),
+            ("node1/corosync-default", .converged, ["corosync.conf": "name=debian\nloopback=1\nresources=2"], [], .refused("will not destroy another cluster")),
+            ("node1/cluster-setup", .converged, ["corosync.name": "payroll"], [], .change(.create, "create cluster pgha-testbed")),
+            ("node1/cluster-start", .converged, ["crm_mon": ""], [], .change(.update, "wait for quorum")),
+            ("node1/replication-user", .converged, ["cluster.managed": "no", "pg.replication-role": "f"], [], .change(.update, "REPLICATION LOGIN")),
+            ("node1/start-primary", .converged, ["cluster.managed": "no", "pg.running": "no"], [], .change(.update, "start PostgreSQL")),
+            ("node2/stop-standby", .converged, ["cluster.managed": "no"], [], .change(.update, "stop PostgreSQL")),
+            ("node2/verify-streaming", .converged, ["cluster.managed": "no", "pg.streaming": "stopping"], [], .change(.update, "wait until it streams")),
+            ("node1/verify", .converged, ["pg.streaming-standbys": "node2"], [], .change(.update, "node3 not streaming from node1")),
+            ("node2/distribution-cluster", .bare, ["distribution-cluster": "main 5432 online auto 3"], [], .refused("holds data (3 user databases/tables)")),
+            ("node2/distribution-cluster", .bare, ["distribution-cluster": "main 5432 down manual 0"], [], .right),
+            ("node2/pgsql-agent-fix", .converged, ["ocf.crm_attribute": "2"], [], .change(.update, "crm_attribute --promotion")),
+            ("node2/pcs-auth", .converged, [:], [], .right),
+        ]
+        for (n, item) in cases.enumerated() {
+            let catalog = try catalog(rebuild: item.rebuild)
+            let host = String(item.id.prefix { $0 != "/" })
+            guard let step = catalog.step(item.id) else {
+                // pcs-auth runs on the primary only.
+                XCTAssertEqual(item.id, "node2/pcs-auth")
+                continue
+            }
+            check(step, try facts(host, item.state, item.overrides), item.expected, "case \(n) \(item.id)")
+        }
+    }
+
+    func testPackagesMissingAndNumbersTheSpecDisagreesWith() throws {
+        let recorded = try facts("node2", .converged)
+        let packages = try XCTUnwrap(recorded.sections["packages:cluster-packages"])
+        let withoutPcs = packages.split(separator: "\n").filter { !$0.hasPrefix("pcs\t") }.joined(separator: "\n")
+        check(try XCTUnwrap(try catalog().step("node2/cluster-packages")), try facts("node2", .converged, ["packages:cluster-packages": withoutPcs]),
+              .change(.create, "install pcs"), "pcs removed")
+        var spec = try spec()
+        spec.postgresql.osUser.uid = 4321
+        check(try XCTUnwrap(try catalog(spec).step("node2/os-user")), recorded, .refused("the spec says 4321; pgha does not renumber existing users"), "uid")
+    }
+}
