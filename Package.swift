@@ -25,8 +25,9 @@ let package = Package(
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2",
                        providers: [.apt(["libssh2-1-dev"])]),
         .target(name: "PghaTransport", dependencies: ["PghaShell", "CLibSSH2"]),
+        .target(name: "PghaSession", dependencies: ["PghaShell", "PghaSpec", "PghaRender", "PghaRuntime", "PghaTransport"]),
         .executableTarget(name: "pgha", dependencies: [
-            "PghaShell", "PghaSpec", "PghaRender", "PghaRuntime", "PghaTransport",
+            "PghaShell", "PghaSpec", "PghaRender", "PghaRuntime", "PghaTransport", "PghaSession",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pgha-bench", dependencies: [
@@ -36,6 +37,7 @@ let package = Package(
         .testTarget(name: "PghaSpecTests", dependencies: ["PghaSpec"]),
         .testTarget(name: "PghaRenderTests", dependencies: ["PghaShell", "PghaSpec", "PghaRender"]),
         .testTarget(name: "PghaTransportTests", dependencies: ["PghaShell", "PghaTransport"]),
+        .testTarget(name: "PghaSessionTests", dependencies: ["PghaSpec", "PghaRuntime", "PghaSession"]),
         .testTarget(name: "PghaRuntimeTests", dependencies: ["PghaShell", "PghaSpec", "PghaRender", "PghaRuntime"]),
     ]
 )

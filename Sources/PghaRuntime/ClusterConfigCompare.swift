@@ -9,9 +9,6 @@ public struct ClusterConfigDifference: Equatable, Sendable, CustomStringConverti
         case resourceDefault = "resource default"
         case fencing, resource, group, clone, operation, constraint
     }
-    public enum Action: String, Sendable {
-        case add = "+", change = "~", remove = "-"
-    }
     public var kind: Kind
     public var action: Action
     /// The line without its sign.
@@ -23,7 +20,7 @@ public struct ClusterConfigDifference: Equatable, Sendable, CustomStringConverti
         self.text = text
     }
 
-    public var description: String { "\(action.rawValue) \(text)" }
+    public var description: String { "\(action.symbol) \(text)" }
 
     /// Properties and resource defaults are set in place; anything else means rebuilding
     /// pgha's resources and constraints.
@@ -39,7 +36,7 @@ extension ClusterConfig {
     /// locations and operational meta (target-role, is-managed) are not drift.
     public static func compare(desired: ClusterConfig, live: ClusterConfig) -> [ClusterConfigDifference] {
         var differences: [ClusterConfigDifference] = []
-        func add(_ kind: ClusterConfigDifference.Kind, _ action: ClusterConfigDifference.Action, _ text: String) {
+        func add(_ kind: ClusterConfigDifference.Kind, _ action: Action, _ text: String) {
             differences.append(ClusterConfigDifference(kind, action, text))
         }
 
@@ -47,10 +44,10 @@ extension ClusterConfig {
             for wanted in wanted {
                 if let have = have.first(where: { $0.name == wanted.name }) {
                     if !CIBValue.same(wanted.name, have.value, wanted.value) {
-                        add(kind, .change, "\(label) \(wanted.name): \(have.value) → \(wanted.value)")
+                        add(kind, .update, "\(label) \(wanted.name): \(have.value) → \(wanted.value)")
                     }
                 } else {
-                    add(kind, .add, "\(label) \(wanted.name): \(wanted.value)")
+                    add(kind, .create, "\(label) \(wanted.name): \(wanted.value)")
                 }
             }
         }
@@ -64,16 +61,16 @@ extension ClusterConfig {
             let kind: ClusterConfigDifference.Kind = wanted.agent.isStonith ? .fencing : .resource
             let label = "\(kind.rawValue) \(wanted.id)"
             guard let (have, haveParent) = livePrimitives[wanted.id] else {
-                add(kind, .add, "\(label) (\(describe(wanted)))")
+                add(kind, .create, "\(label) (\(describe(wanted)))")
                 return
             }
             if haveParent != parent {
                 func place(_ id: String?, _ kind: String?) -> String { id.map { "in \(kind ?? "group") \($0)" } ?? "top level" }
                 let liveKind = haveParent.flatMap { liveTop[$0] }.map { $0.tag == "group" ? "group" : "clone" }
-                add(kind, .change, "\(label): \(place(haveParent, liveKind)) → \(place(parent, parentKind))")
+                add(kind, .update, "\(label): \(place(haveParent, liveKind)) → \(place(parent, parentKind))")
             }
             if have.agent.description != wanted.agent.description {
-                add(kind, .change, "\(label) agent: \(have.agent) → \(wanted.agent)")
+                add(kind, .update, "\(label) agent: \(have.agent) → \(wanted.agent)")
             }
             compareAttributes(wanted.instance, have.instance, label: label, kind: kind, ignoring: [])
             compareAttributes(wanted.meta, have.meta, label: "\(label) meta", kind: kind, ignoring: CIBValue.operationalMeta)
@@ -86,15 +83,15 @@ extension ClusterConfig {
             for w in wanted {
                 if let h = have.first(where: { canonicalName($0.name) == canonicalName(w.name) }) {
                     if !CIBValue.same(canonicalName(w.name), h.value, w.value) {
-                        add(kind, .change, "\(label) \(w.name): \(h.value) → \(w.value)")
+                        add(kind, .update, "\(label) \(w.name): \(h.value) → \(w.value)")
                     }
                 } else {
-                    add(kind, .change, "\(label) \(w.name): (unset) → \(w.value)")
+                    add(kind, .update, "\(label) \(w.name): (unset) → \(w.value)")
                 }
             }
             // Anything else on pgha's own resource would be lost when it is rebuilt: show it.
             for h in have where !ignoring.contains(h.name) && !wanted.contains(where: { canonicalName($0.name) == canonicalName(h.name) }) {
-                add(kind, .change, "\(label) \(h.name): \(h.value) → (unset)")
+                add(kind, .update, "\(label) \(h.name): \(h.value) → (unset)")
             }
         }
 
@@ -110,7 +107,7 @@ extension ClusterConfig {
                 }
                 let match = candidates.first { CIBValue.same("interval", have.operations[$0].interval, op.interval) } ?? candidates.first
                 guard let index = match else {
-                    add(.operation, .add, "\(label) \(describeOperation(op))")
+                    add(.operation, .create, "\(label) \(describeOperation(op))")
                     continue
                 }
                 used.insert(index)
@@ -126,7 +123,7 @@ extension ClusterConfig {
                 check("interval", h.interval, op.interval)
                 check("timeout", h.timeout, op.timeout)
                 check("on-fail", h.onFail, op.onFail)
-                if !changes.isEmpty { add(.operation, .change, "\(label): \(changes.joined(separator: ", "))") }
+                if !changes.isEmpty { add(.operation, .update, "\(label): \(changes.joined(separator: ", "))") }
             }
         }
 
@@ -138,23 +135,23 @@ extension ClusterConfig {
                 if case .group(let have)? = liveTop[group.id] {
                     let (haveIDs, wantIDs) = (have.members.map(\.id), group.members.map(\.id))
                     if haveIDs != wantIDs {
-                        add(.group, .change, "group \(group.id) members: \(haveIDs.joined(separator: " ")) → \(wantIDs.joined(separator: " "))")
+                        add(.group, .update, "group \(group.id) members: \(haveIDs.joined(separator: " ")) → \(wantIDs.joined(separator: " "))")
                     }
                     compareAttributes(group.meta, have.meta, label: "group \(group.id) meta", kind: .group, ignoring: CIBValue.operationalMeta)
                 } else {
-                    add(.group, .add, "group \(group.id) (\(group.members.map(\.id).joined(separator: " ")))")
+                    add(.group, .create, "group \(group.id) (\(group.members.map(\.id).joined(separator: " ")))")
                 }
                 for member in group.members { comparePrimitive(member, parent: group.id, parentKind: "group") }
             case .clone(let clone):
                 if case .clone(let have)? = liveTop[clone.id] {
                     if have.promotable != clone.promotable {
-                        add(.clone, .change, "clone \(clone.id) promotable: \(have.promotable) → \(clone.promotable)")
+                        add(.clone, .update, "clone \(clone.id) promotable: \(have.promotable) → \(clone.promotable)")
                     }
                     compareAttributes(clone.meta, have.meta, label: "clone \(clone.id)", kind: .clone,
                                       ignoring: CIBValue.operationalMeta, name: CIBValue.cloneMetaName)
                 } else {
                     let meta = clone.meta.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
-                    add(.clone, .add, "clone \(clone.id) (\(clone.promotable ? "promotable " : "")\(clone.child.id)\(meta.isEmpty ? "" : " " + meta))")
+                    add(.clone, .create, "clone \(clone.id) (\(clone.promotable ? "promotable " : "")\(clone.child.id)\(meta.isEmpty ? "" : " " + meta))")
                 }
                 switch clone.child {
                 case .primitive(let p): comparePrimitive(p, parent: clone.id, parentKind: "clone")
@@ -170,11 +167,11 @@ extension ClusterConfig {
             if let index = liveOwned.firstIndex(where: { $0.key == constraint.key }) {
                 liveOwned.remove(at: index)
             } else {
-                add(.constraint, .add, "constraint \(constraint.text)")
+                add(.constraint, .create, "constraint \(constraint.text)")
             }
         }
         for constraint in liveOwned {
-            add(.constraint, .remove, "constraint \(constraint.text)\(constraint.id.map { " (id \($0))" } ?? "")")
+            add(.constraint, .delete, "constraint \(constraint.text)\(constraint.id.map { " (id \($0))" } ?? "")")
         }
         return differences
     }

@@ -2,10 +2,27 @@ import Foundation
 import PghaRender
 
 /// What a step would do on a host.
-public struct Change: Equatable, Sendable {
-    public enum Action: String, Sendable {
-        case create = "+", update = "~", delete = "-", destructive = "!"
+/// What a step does to a host: the one vocabulary of plans, apply reports and the cluster
+/// configuration's differences, for files, services and the CIB alike. Its raw value is the
+/// word JSON output carries; `symbol` is what plan text shows.
+public enum Action: String, Codable, CaseIterable, Sendable {
+    case create, update, delete
+    /// Replaces data (a --rebuild): shown in red, applied only when the user named the node.
+    case destructive
+
+    public var symbol: String {
+        switch self {
+        case .create: return "+"
+        case .update: return "~"
+        case .delete: return "-"
+        case .destructive: return "!"
+        }
     }
+}
+
+/// A step's decision: what it would do, in one line, with a diff for files.
+public struct Change: Equatable, Sendable {
+    public typealias Action = PghaRuntime.Action
     public var action: Action
     public var summary: String
     /// A unified diff for files; "(sensitive)" stands in for secrets.

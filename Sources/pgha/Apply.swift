@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PghaRender
 import PghaRuntime
+import PghaSession
 import PghaSpec
 
 struct Apply: AsyncParsableCommand {
@@ -29,18 +30,19 @@ struct Apply: AsyncParsableCommand {
     func run() async throws {
         let started = Date()
         signal(SIGPIPE, SIG_IGN)  // a host that closes its stdin early must not kill pgha
-        var inputs = self.inputs
+        var inputs = self.inputs.session
         var rebuild = self.rebuild
-        let saved = try SavedPlan.read(inputs.spec)
+        let saved = try cli { try SavedPlan.read(inputs.spec) }
         if let saved {
-            inputs = try Self.inputs(of: saved, given: inputs, rebuild: rebuild)
+            let planPath = inputs.spec
+            inputs = try cli { try saved.inputs(given: inputs, rebuild: rebuild, planPath: planPath) }
             rebuild = saved.rebuild
         } else if !yes && (isatty(0) == 0 || format == .json) {
             report([Diagnostic(file: "pgha apply", line: 0, column: 0,
                                message: format == .json ? "--format json prints no prompt: add --yes" : "stdin is not a terminal, so there is no one to confirm: add --yes")])
             throw ExitCode.failure
         }
-        let session = try await LiveSession.open(inputs, rebuild: rebuild, verbose: verbose, runID: saved?.runId)
+        let session = try await cli { try await LiveSession.open(inputs, rebuild: rebuild, log: verbose ? log : nil, runID: saved?.runId) }
         let spec = session.loaded.spec
         let plan = session.plan()
 
@@ -84,118 +86,12 @@ struct Apply: AsyncParsableCommand {
         let outcomes = await session.executor.apply { event in progress.show(event) }
         let report = ApplyReport.make(plan: plan, outcomes: outcomes, steps: session.steps, spec: spec,
                                       records: progress.records, seconds: Date().timeIntervalSince(applyStart))
-        let status = report.ok ? await Self.clusterStatus(session) : nil
+        let status = report.ok ? await session.clusterStatus() : nil
         await session.close()
         if format == .json { printJSON(report) } else { print(report.text(), terminator: ""); if let status { print(status) } }
         if !report.ok { throw ExitCode.failure }
     }
 
-    /// One line on the cluster as its own tools see it: where the primary is, and each standby's
-    /// replication state as the primary reports it (the promoted node may not be the first one).
-    static func clusterStatus(_ session: LiveSession) async -> String? {
-        let spec = session.loaded.spec
-        guard let any = session.connections[spec.primary] ?? session.connections.values.first,
-              let xml = try? await any.run(CrmMonStatus.query).stdout,
-              let status = CrmMonStatus.parse(xml) else { return nil }
-        let promotedRole = session.loaded.dialect.promotedRole
-        let resource = spec.pacemaker.pgsqlResource
-        guard let primary = status.nodes(of: resource, role: promotedRole).first else { return "Cluster: \(resource) is promoted nowhere yet." }
-        let ro = spec.vips.readOnly.flatMap { vip in status.nodes(of: vip.resource, role: "Started").first.map { (vip, $0) } }
-        var replication: [String: String] = [:]
-        let pg = spec.postgresql
-        if let connection = session.connections[primary],
-           let rows = try? await connection.run(pg.tools.psql("select application_name, state, sync_state from pg_stat_replication", options: ["-F", " "]), stdin: nil).stdout {
-            for line in rows.split(separator: "\n") {
-                let f = line.split(separator: " ").map(String.init)
-                if f.count == 3 { replication[f[0]] = "\(f[1]) \(f[2])" }
-            }
-        }
-        let standbys = spec.nodes.map(\.name).filter { $0 != primary }.map { node in
-            "\(node) \(replication[node] ?? "not streaming")" + (ro?.1 == node ? " (ro VIP \(ro!.0.ip))" : "")
-        }
-        return "Cluster: primary \(primary) (rw VIP \(spec.vips.readWrite.ip)); standbys: \(standbys.joined(separator: ", "))."
-    }
-
-    /// The inputs a saved plan was made from, refused when any of them changed since.
-    static func inputs(of saved: SavedPlan, given: Inputs, rebuild: [String]) throws -> Inputs {
-        if given.inventory != nil || given.templates != nil || given.pcsDialect != nil || !rebuild.isEmpty {
-            report([Diagnostic(file: given.spec, line: 0, column: 0,
-                               message: "a saved plan carries its spec, inventory, templates and flags; apply it alone: pgha apply \(given.spec)")])
-            throw ExitCode.failure
-        }
-        var changed: [String] = []
-        for input in [saved.spec, saved.inventory] + (saved.templates.map { [$0] } ?? []) {
-            if (try? SavedPlan.digest(of: input.path)) != input.sha256 { changed.append(input.path) }
-        }
-        if !changed.isEmpty {
-            report(changed.map { Diagnostic(file: $0, line: 0, column: 0,
-                                            message: "changed since the plan \(given.spec) was saved; make a new plan") })
-            throw ExitCode.failure
-        }
-        var inputs = given
-        inputs.spec = saved.spec.path
-        inputs.inventory = saved.inventory.path
-        inputs.templates = saved.templates?.path
-        inputs.pcsDialect = saved.pcsDialect
-        return inputs
-    }
-}
-
-func seconds(since date: Date) -> String { String(format: "%.2f s", Date().timeIntervalSince(date)) }
-
-/// What apply did: every step that ran, per-host counts, and the errors.
-struct ApplyReport: Codable {
-    struct StepRecord: Codable {
-        var host: String
-        var step: String
-        /// changed, unchanged, failed, skipped
-        var outcome: String
-        var message: String?
-        var seconds: Double?
-    }
-    struct HostSummary: Codable {
-        var name: String
-        var changed = 0, unchanged = 0, failed = 0, skipped = 0
-    }
-    var plan: LivePlan
-    var steps: [StepRecord]
-    var hosts: [HostSummary]
-    var ok: Bool
-    var seconds: Double
-
-    static func make(plan: LivePlan, outcomes: [String: Outcome], steps: [any Step], spec: ClusterSpec,
-                     records: [String: Double], seconds: Double) -> ApplyReport {
-        var report = ApplyReport(plan: plan, steps: [], hosts: [], ok: true, seconds: seconds)
-        for node in spec.nodes {
-            var summary = HostSummary(name: node.name)
-            for step in steps where step.host == node.name {
-                var record = StepRecord(host: step.host, step: step.name, outcome: "skipped", message: nil, seconds: records[step.id])
-                switch outcomes[step.id] {
-                case .changed(let change)?: summary.changed += 1; record.outcome = "changed"; record.message = change.summary
-                case .unchanged?: summary.unchanged += 1; record.outcome = "unchanged"
-                case .failed(let message)?: summary.failed += 1; record.outcome = "failed"; record.message = message
-                case .skipped(let why)?: summary.skipped += 1; record.message = why
-                case nil: summary.skipped += 1
-                }
-                report.steps.append(record)
-            }
-            if summary.failed > 0 { report.ok = false }
-            report.hosts.append(summary)
-        }
-        return report
-    }
-
-    func text() -> String {
-        var out = "\n"
-        for host in hosts {
-            out += "\(host.name): \(host.changed) changed, \(host.unchanged) unchanged, \(host.failed) failed, \(host.skipped) skipped\n"
-        }
-        for step in steps where step.outcome == "failed" {
-            out += "error: \(step.host): \(step.step): \(step.message ?? "")\n"
-        }
-        out += String(format: "Apply %@ in %.1f s.\n", ok ? "complete" : "FAILED", seconds)
-        return out
-    }
 }
 
 /// One line per finished step, as it happens; step times kept for the report.
@@ -214,7 +110,7 @@ final class Progress: @unchecked Sendable {
         let line: String
         switch outcome {
         case .unchanged: line = "  = \(host) \(step) \(time) ok"
-        case .changed(let change): line = "  \(change.action.rawValue) \(host) \(step) \(time) \(change.summary)"
+        case .changed(let change): line = "  \(change.action.symbol) \(host) \(step) \(time) \(change.summary)"
         case .failed(let message): line = "  ✗ \(host) \(step) \(time) FAILED: \(message)"
         case .skipped(let why): line = "  - \(host) \(step) skipped: \(why)"
         }

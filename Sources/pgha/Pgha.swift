@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PghaRender
 import PghaRuntime
+import PghaSession
 import PghaSpec
 
 
@@ -28,66 +29,52 @@ struct Inputs: ParsableArguments {
     var pcsDialect: String?
 }
 
-/// Everything loaded and cross-checked, or the process ends with every diagnostic printed.
-struct Loaded {
-    var spec: ClusterSpec
-    var inventory: Inventory?
-    /// The dialect to generate for: the one named (--pcs-dialect, spec, inventory), or, for live
-    /// commands, the one detected on the hosts (LiveSession sets it).
-    var dialect: ClusterSpec.PcsDialect
-    /// What --pcs-dialect, the spec or the inventory named, if anything.
-    var declaredDialect: ClusterSpec.PcsDialect?
-    var templates: TemplateSet
+extension Inputs {
+    var session: SessionInputs { SessionInputs(spec: spec, inventory: inventory, templates: templates, pcsDialect: pcsDialect) }
+}
 
-    /// `requireDialect: false` (plan, apply): the hosts' pcs decides when nothing names one.
-    static func load(_ inputs: Inputs, requireInventory: Bool = false, requireDialect: Bool = true) throws -> Loaded {
-        var diagnostics: [Diagnostic] = []
-        let specResult = SpecLoader.load(path: inputs.spec)
-        diagnostics += specResult.diagnostics
-        var inventory: Inventory?
-        if let path = inputs.inventory {
-            let result = InventoryLoader.load(path: path)
-            diagnostics += result.diagnostics
-            inventory = result.value
-            if let spec = specResult.value, let inventory {
-                diagnostics += InventoryLoader.check(inventory, against: spec, inventoryReader: path)
-            }
-        } else if requireInventory {
-            diagnostics.append(Diagnostic(file: inputs.spec, line: 0, column: 0,
-                                          message: "this command needs an inventory: add -i inventory/<name>.yaml"))
-        }
-        var templates = TemplateSet.builtin
-        do { templates = try TemplateSet.overriding(with: inputs.templates) } catch let error as DiagnosticsError {
-            diagnostics += error.diagnostics
-        }
-        var dialect: ClusterSpec.PcsDialect?
-        if let name = inputs.pcsDialect {
-            dialect = ClusterSpec.PcsDialect(rawValue: name)
-            if dialect == nil {
-                diagnostics.append(Diagnostic(file: "--pcs-dialect", line: 0, column: 0,
-                    message: "'\(name)' is not one of \(ClusterSpec.PcsDialect.allCases.map(\.rawValue).joined(separator: ", "))"))
-            }
-        } else if let spec = specResult.value {
-            dialect = spec.dialect(with: inventory)
-            if dialect == nil && requireDialect {
-                diagnostics.append(Diagnostic(file: inputs.spec, line: 0, column: 0,
-                    message: "pacemaker.pcs_dialect is not set here nor in the inventory; name one of 0.9, 0.10, 0.11 (a live plan or apply detects it on the hosts)"))
-            }
-        }
-        report(diagnostics)
-        guard !diagnostics.hasErrors, let spec = specResult.value, dialect != nil || !requireDialect else { throw ExitCode.failure }
-        return Loaded(spec: spec, inventory: inventory, dialect: dialect ?? .v0_11, declaredDialect: dialect, templates: templates)
+extension LoadedSpec {
+    /// Loaded and cross-checked, or every diagnostic printed and exit 1.
+    static func load(_ inputs: Inputs, requireInventory: Bool = false) throws -> LoadedSpec {
+        let loaded = try cli { try LoadedSpec.load(inputs.session, requireInventory: requireInventory) }
+        report(loaded.warnings)
+        return loaded
     }
 
-    func render(secrets: Bool) throws -> [RenderedFile] {
-        let resolver: ((SecretRef) throws -> String)? = secrets ? { try $0.resolve() } : nil
-        do {
-            return try Renderer(spec: spec, dialect: dialect, templates: templates, secrets: resolver).renderAll()
-        } catch let error as DiagnosticsError {
-            report(error.diagnostics)
-            throw ExitCode.failure
-        }
+    func rendered(secrets: Bool) throws -> [RenderedFile] { try cli { try render(secrets: secrets) } }
+}
+
+/// Runs library code the CLI way: input problems printed as file:line:col diagnostics, other
+/// failures as their lines, then exit 1.
+func cli<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch { throw exit(error) }
+}
+
+func cli<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch { throw exit(error) }
+}
+
+func exit(_ error: Error) -> Error {
+    switch error {
+    case let error as DiagnosticsError: report(error.diagnostics)
+    case let error as SessionFailure: for line in error.lines { log(line) }
+    case is ExitCode: return error
+    default: log("error: \(error)")
     }
+    return ExitCode.failure
+}
+
+/// Errors and -v lines go to stderr; stdout is flushed first so the two never interleave mid-line.
+@Sendable func log(_ line: String) {
+    fflush(stdout)
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+func printJSON<T: Encodable>(_ value: T) {
+    let data = (try? JSONEncoder.pgha.encode(value)) ?? Data("{}".utf8)
+    print(String(decoding: data, as: UTF8.self))
 }
 
 func report(_ diagnostics: [Diagnostic]) {
@@ -102,9 +89,9 @@ struct Validate: ParsableCommand {
     @OptionGroup var inputs: Inputs
 
     func run() throws {
-        let loaded = try Loaded.load(inputs)
+        let loaded = try LoadedSpec.load(inputs)
         // Render in memory too, so template problems show up here and not on a host.
-        let files = try loaded.render(secrets: false)
+        let files = try loaded.rendered(secrets: false)
         let spec = loaded.spec
         print("\(inputs.spec): ok: cluster \(spec.name), \(spec.nodes.count) nodes, PostgreSQL \(spec.postgresql.version) (\(spec.postgresql.install.method.rawValue)), \(spec.replication.mode.rawValue) replication, pcs \(loaded.dialect.rawValue) dialect, \(files.count) files")
     }
@@ -123,8 +110,8 @@ struct Render: ParsableCommand {
     var redactSecrets = false
 
     func run() throws {
-        let loaded = try Loaded.load(inputs)
-        let files = try loaded.render(secrets: !redactSecrets)
+        let loaded = try LoadedSpec.load(inputs)
+        let files = try loaded.rendered(secrets: !redactSecrets)
         var counts: [String: Int] = [:]
         for file in files {
             let path = (out as NSString).appendingPathComponent(file.outputPath)
@@ -183,7 +170,7 @@ struct Plan: AsyncParsableCommand {
         if offline { return try runOffline() }
         let started = Date()
         signal(SIGPIPE, SIG_IGN)
-        let session = try await LiveSession.open(inputs, rebuild: rebuild, verbose: verbose)
+        let session = try await cli { try await LiveSession.open(inputs.session, rebuild: rebuild, log: verbose ? log : nil) }
         let plan = session.plan()
         await session.close()
         let trips = session.counter.perHost.values
@@ -207,22 +194,13 @@ struct Plan: AsyncParsableCommand {
     }
 
     func save(_ plan: LivePlan, runID: String, to path: String) throws {
-        do {
-            let saved = SavedPlan(created: ISO8601DateFormatter().string(from: Date()),
-                                  spec: try SavedPlan.input(inputs.spec), inventory: try SavedPlan.input(inputs.inventory ?? ""),
-                                  templates: try inputs.templates.map(SavedPlan.input), pcsDialect: inputs.pcsDialect,
-                                  rebuild: rebuild, runId: runID, plan: plan)
-            try JSONEncoder.pgha.encode(saved).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            report([Diagnostic(file: path, line: 0, column: 0, message: "cannot save the plan: \(error)")])
-            throw ExitCode.failure
-        }
+        try cli { try SavedPlan(plan: plan, inputs: inputs.session, rebuild: rebuild, runID: runID).write(to: path) }
         if format == .text { print("Saved to \(path).") }
     }
 
     func runOffline() throws {
-        let loaded = try Loaded.load(inputs, requireInventory: true)
-        let files = try loaded.render(secrets: false)
+        let loaded = try LoadedSpec.load(inputs, requireInventory: true)
+        let files = try loaded.rendered(secrets: false)
         let spec = loaded.spec
         // No secret is needed to list the steps: nothing runs.
         let context = BootstrapContext(spec: spec, dialect: loaded.dialect, files: files, replicationPassword: "", haclusterPassword: "")

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 import PghaRuntime
 import PghaShell
@@ -7,44 +6,42 @@ import PghaTransport
 
 /// A transport seen as the runtime's HostConnection. Counts round trips, so plans and the
 /// benchmark can say how many each host cost.
-struct TransportConnection: HostConnection {
+public struct TransportConnection: HostConnection {
     let transport: any Transport
     let counter: RoundTrips
-    var name: String { transport.host }
+    public var name: String { transport.host }
 
-    func run(_ command: Shell, stdin: Data?) async throws -> CommandResult {
+    public func run(_ command: Shell, stdin: Data?) async throws -> CommandResult {
         counter.add(name)
         let result = try await transport.exec(command.text, stdin: stdin, timeout: .seconds(600))
         return CommandResult(stdout: result.stdoutText, stderr: result.stderrText, status: result.exitStatus, signal: result.exitSignal)
     }
 
-    func upload(_ bytes: Data, to path: String, mode: UInt32, owner: String, group: String) async throws {
+    public func upload(_ bytes: Data, to path: String, mode: UInt32, owner: String, group: String) async throws {
         counter.add(name)
         try await transport.upload(bytes, to: path, mode: mode, owner: owner, group: group)
     }
 }
 
 /// Commands (and uploads) sent per host.
-final class RoundTrips: @unchecked Sendable {
+public final class RoundTrips: @unchecked Sendable {
     private let lock = NSLock()
     private var counts: [String: Int] = [:]
-    func add(_ host: String) { lock.lock(); counts[host, default: 0] += 1; lock.unlock() }
-    var perHost: [String: Int] { lock.lock(); defer { lock.unlock() }; return counts }
+    public init() {}
+    public func add(_ host: String) { lock.lock(); counts[host, default: 0] += 1; lock.unlock() }
+    public var perHost: [String: Int] { lock.lock(); defer { lock.unlock() }; return counts }
 }
 
-/// Errors and -v lines go to stderr; stdout is flushed first so the two never interleave mid-line.
-func log(_ line: String) {
-    fflush(stdout)
-    FileHandle.standardError.write(Data((line + "\n").utf8))
-}
+/// Where a session's -v lines go (the CLI: stderr).
+public typealias SessionLog = @Sendable (String) -> Void
 
-/// One connection per host, opened in parallel; every failure is reported, then the run stops.
-/// With `verbose`, every command is logged by the transport with the secrets redacted.
-func connect(_ spec: ClusterSpec, _ inventory: Inventory, verbose: Bool, secrets: [String],
-             counter: RoundTrips) async throws -> [String: any HostConnection] {
+/// One connection per host, opened in parallel; every failure is reported (SessionFailure), then
+/// the run stops. With a `log`, every command is logged by the transport with the secrets redacted.
+public func connect(_ spec: ClusterSpec, _ inventory: Inventory, log: SessionLog?, secrets: [String],
+                    counter: RoundTrips) async throws -> [String: any HostConnection] {
     var problems: [String] = []
     var connections: [String: any HostConnection] = [:]
-    let commandLog = verbose ? CommandLog(secrets: secrets) { host, line in log("\(host)$ \(line)") } : nil
+    let commandLog = log.map { log in CommandLog(secrets: secrets) { host, line in log("\(host)$ \(line)") } }
     await withTaskGroup(of: (String, Result<any Transport, Error>).self) { group in
         for node in spec.nodes {
             guard let host = inventory.hosts[node.name] else { continue }
@@ -72,12 +69,11 @@ func connect(_ spec: ClusterSpec, _ inventory: Inventory, verbose: Bool, secrets
     }
     if !problems.isEmpty {
         await closeAll(connections)
-        for problem in problems.sorted() { log(problem) }
-        throw ExitCode.failure
+        throw SessionFailure(problems.sorted())
     }
     return connections
 }
 
-func closeAll(_ connections: [String: any HostConnection]) async {
+public func closeAll(_ connections: [String: any HostConnection]) async {
     for connection in connections.values { await (connection as? TransportConnection)?.transport.close() }
 }

@@ -1,0 +1,124 @@
+import Foundation
+import PghaRuntime
+import PghaSpec
+
+/// What `plan` and `apply` share: the spec turned into the step catalog, a connection per host,
+/// and the facts gathered in one batched round trip per host, hosts in parallel.
+public struct LiveSession: Sendable {
+    public let loaded: LoadedSpec
+    /// How the pcs dialect was chosen, for the plan's first line.
+    public let dialectNote: String
+    public let steps: [any Step]
+    public let connections: [String: any HostConnection]
+    public let executor: Executor
+    /// Per host, read before anything changed.
+    public let facts: [String: Facts]
+    public let counter: RoundTrips
+    public let runID: String
+    let log: SessionLog?
+
+    /// Resolves every secret before any host is touched (they are needed to compare too: the
+    /// hacluster password against /etc/shadow, .pgpass by digest), connects, and reads every
+    /// host's facts. Input problems throw DiagnosticsError; hosts that cannot be reached or
+    /// read throw SessionFailure. `log` receives the -v lines (timings, every command).
+    public static func open(_ inputs: SessionInputs, rebuild: [String], log: SessionLog? = nil, runID: String? = nil,
+                            connect: ((ClusterSpec, Inventory, [String], RoundTrips) async throws -> [String: any HostConnection])? = nil) async throws -> LiveSession {
+        var loaded = try LoadedSpec.load(inputs, requireInventory: true, requireDialect: false)
+        guard let inventory = loaded.inventory else { throw SessionFailure(["no inventory"]) }
+        let spec = loaded.spec
+        let unknown = rebuild.filter { spec.node(named: $0) == nil }
+        if !unknown.isEmpty {
+            throw DiagnosticsError(unknown.map { Diagnostic(file: "--rebuild", line: 0, column: 0, message: "'\($0)' is not a node of \(spec.file)") })
+        }
+        let replication: String, hacluster: String
+        do {
+            replication = try spec.replication.password.resolve()
+            hacluster = try spec.pacemaker.haclusterPassword.resolve()
+        } catch {
+            throw DiagnosticsError([Diagnostic(file: inputs.spec, line: 0, column: 0, message: "\(error)")])
+        }
+        let counter = RoundTrips()
+        let connectStart = Date()
+        let connections = try await (connect ?? { spec, inventory, secrets, counter in
+            try await PghaSession.connect(spec, inventory, log: log, secrets: secrets, counter: counter)
+        })(spec, inventory, [replication, hacluster], counter)
+        log?("connected to \(connections.count) hosts in \(seconds(since: connectStart))")
+        // The facts, and in the same round trip what each host is: its pcs decides the dialect.
+        // Steps are built for the named dialect (or 0.11); when the hosts' pcs says otherwise,
+        // they are built again and the facts read once more (a second round trip).
+        let runID = runID ?? BootstrapContext.newRunID()
+        func build(_ dialect: ClusterSpec.PcsDialect) throws -> [any Step] {
+            loaded.dialect = dialect
+            let files = try loaded.render(secrets: true)
+            let context = BootstrapContext(spec: spec, dialect: dialect, files: files, replicationPassword: replication,
+                                           haclusterPassword: hacluster, rebuild: Set(rebuild), runID: runID)
+            do {
+                return try StepCatalog.bootstrap(context).steps
+            } catch let error as CatalogError {
+                throw SessionFailure(["error: \(error) (a defect of pgha; please report it)"])
+            }
+        }
+        func gather(_ steps: [any Step], extra: FactScript? = nil) async throws -> [String: Facts] {
+            let start = Date()
+            do {
+                let facts = try await Executor(steps: steps, connections: connections).gatherFacts(extra: extra)
+                log?("facts gathered in \(seconds(since: start))")
+                return facts
+            } catch {
+                throw SessionFailure(["error: gathering facts failed: \(error)"])
+            }
+        }
+        do {
+            let provisional = loaded.declaredDialect ?? .v0_11
+            var steps = try build(provisional)
+            var facts = try await gather(steps, extra: Platform.probe)
+            let platforms = spec.nodes.map { (host: $0.name, platform: Platform(facts[$0.name] ?? Facts([:]))) }
+            let choice: (ClusterSpec.PcsDialect, String)
+            do {
+                choice = try DialectChoice.choose(declared: loaded.declaredDialect, platforms: platforms)
+            } catch let problem as DialectChoice.Problem {
+                throw DiagnosticsError([Diagnostic(file: inputs.spec, line: 0, column: 0, message: problem.description)])
+            }
+            if choice.0 != provisional {
+                steps = try build(choice.0)
+                facts = try await gather(steps)
+            }
+            return LiveSession(loaded: loaded, dialectNote: choice.1, steps: steps, connections: connections,
+                               executor: Executor(steps: steps, connections: connections), facts: facts, counter: counter,
+                               runID: runID, log: log)
+        } catch {
+            await closeAll(connections)
+            throw error
+        }
+    }
+
+    /// Every step's pure decision on the facts read when the session opened.
+    public func plan() -> LivePlan {
+        let decideStart = Date()
+        defer { log?("decided in \(seconds(since: decideStart))") }
+        let spec = loaded.spec
+        var plan = LivePlan(cluster: spec.name, pcsDialect: loaded.dialect.rawValue, pcsDialectNote: dialectNote, hosts: [])
+        let decisions = executor.plan(facts)
+        for node in spec.nodes {
+            var host = LivePlan.Host(name: node.name, address: node.address, unchanged: 0, changes: [])
+            for (step, change) in decisions where step.host == node.name {
+                switch change {
+                case .success(nil): host.unchanged += 1
+                case .success(let change?):
+                    host.changes.append(.init(step: step.name, action: change.action, summary: change.summary, diff: change.diff))
+                case .failure(let error):
+                    let message = (error as? StepFailure)?.message ?? "\(error)"
+                    host.changes.append(.init(step: step.name, action: nil, summary: message, diff: nil))
+                }
+            }
+            plan.hosts.append(host)
+        }
+        return plan
+    }
+
+    public func close() async {
+        await closeAll(connections)
+    }
+}
+
+public func seconds(since date: Date) -> String { String(format: "%.2f s", Date().timeIntervalSince(date)) }

@@ -1,0 +1,90 @@
+import Foundation
+import PghaRender
+import PghaSpec
+
+/// What a command was given: the spec, the inventory, a templates folder, a pcs dialect.
+public struct SessionInputs: Sendable, Equatable {
+    public var spec: String
+    public var inventory: String?
+    public var templates: String?
+    public var pcsDialect: String?
+
+    public init(spec: String, inventory: String? = nil, templates: String? = nil, pcsDialect: String? = nil) {
+        self.spec = spec
+        self.inventory = inventory
+        self.templates = templates
+        self.pcsDialect = pcsDialect
+    }
+}
+
+/// A run stopped before or while touching hosts: the lines say what, where and how to fix it.
+/// Input problems are DiagnosticsError (file:line:column); this is everything else.
+public struct SessionFailure: Error, CustomStringConvertible, Sendable {
+    public var lines: [String]
+    public init(_ lines: [String]) { self.lines = lines }
+    public var description: String { lines.joined(separator: "\n") }
+}
+
+/// The spec and inventory loaded and cross-checked, the templates in effect and the pcs dialect.
+public struct LoadedSpec: Sendable {
+    public var inputs: SessionInputs
+    public var spec: ClusterSpec
+    public var inventory: Inventory?
+    /// The dialect to generate for: the one named (--pcs-dialect, spec, inventory), or, for live
+    /// commands, the one detected on the hosts (LiveSession sets it).
+    public var dialect: ClusterSpec.PcsDialect
+    /// What --pcs-dialect, the spec or the inventory named, if anything.
+    public var declaredDialect: ClusterSpec.PcsDialect?
+    public var templates: TemplateSet
+    /// Warnings found while loading (errors throw).
+    public var warnings: [Diagnostic]
+
+    /// Throws DiagnosticsError with every problem found. `requireDialect: false` (plan, apply):
+    /// the hosts' pcs decides when nothing names one.
+    public static func load(_ inputs: SessionInputs, requireInventory: Bool = false, requireDialect: Bool = true) throws -> LoadedSpec {
+        var diagnostics: [Diagnostic] = []
+        let specResult = SpecLoader.load(path: inputs.spec)
+        diagnostics += specResult.diagnostics
+        var inventory: Inventory?
+        if let path = inputs.inventory {
+            let result = InventoryLoader.load(path: path)
+            diagnostics += result.diagnostics
+            inventory = result.value
+            if let spec = specResult.value, let inventory {
+                diagnostics += InventoryLoader.check(inventory, against: spec, inventoryReader: path)
+            }
+        } else if requireInventory {
+            diagnostics.append(Diagnostic(file: inputs.spec, line: 0, column: 0,
+                                          message: "this command needs an inventory: add -i inventory/<name>.yaml"))
+        }
+        var templates = TemplateSet.builtin
+        do { templates = try TemplateSet.overriding(with: inputs.templates) } catch let error as DiagnosticsError {
+            diagnostics += error.diagnostics
+        }
+        var dialect: ClusterSpec.PcsDialect?
+        if let name = inputs.pcsDialect {
+            dialect = ClusterSpec.PcsDialect(rawValue: name)
+            if dialect == nil {
+                diagnostics.append(Diagnostic(file: "--pcs-dialect", line: 0, column: 0,
+                    message: "'\(name)' is not one of \(ClusterSpec.PcsDialect.allCases.map(\.rawValue).joined(separator: ", "))"))
+            }
+        } else if let spec = specResult.value {
+            dialect = spec.dialect(with: inventory)
+            if dialect == nil && requireDialect {
+                diagnostics.append(Diagnostic(file: inputs.spec, line: 0, column: 0,
+                    message: "pacemaker.pcs_dialect is not set here nor in the inventory; name one of 0.9, 0.10, 0.11 (a live plan or apply detects it on the hosts)"))
+            }
+        }
+        guard !diagnostics.hasErrors, let spec = specResult.value, dialect != nil || !requireDialect else {
+            throw DiagnosticsError(diagnostics)
+        }
+        return LoadedSpec(inputs: inputs, spec: spec, inventory: inventory, dialect: dialect ?? .v0_11, declaredDialect: dialect,
+                          templates: templates, warnings: diagnostics)
+    }
+
+    /// Every file of the cluster; with `secrets`, the secret references resolved (else placeholders).
+    public func render(secrets: Bool) throws -> [RenderedFile] {
+        let resolver: ((SecretRef) throws -> String)? = secrets ? { try $0.resolve() } : nil
+        return try Renderer(spec: spec, dialect: dialect, templates: templates, secrets: resolver).renderAll()
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import PghaRuntime
+import PghaSession
+import PghaSpec
+import XCTest
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+/// The live session as a library: what `plan` and `apply` do besides printing. Opening against
+/// real hosts is the end-to-end suite's (scripts/e2e); here, everything that must happen, or be
+/// refused, before a host is contacted, and the plan, saved plan and report it produces.
+final class SessionTests: XCTestCase {
+    var directory = ""
+
+    override func setUpWithError() throws {
+        directory = NSTemporaryDirectory() + "pgha-session-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
+
+    var testbed: SessionInputs { SessionInputs(spec: "\(repositoryRoot)/specs/testbed.yaml", inventory: "\(repositoryRoot)/inventory/testbed.yaml") }
+
+    /// Opens a session whose connect step must never run.
+    func open(_ inputs: SessionInputs, rebuild: [String] = []) async throws -> LiveSession {
+        try await LiveSession.open(inputs, rebuild: rebuild, connect: { _, _, _, _ in
+            XCTFail("a host was contacted")
+            throw SessionFailure(["contacted"])
+        })
+    }
+
+    func diagnostics(_ body: () async throws -> Void) async -> [String] {
+        do {
+            try await body()
+            XCTFail("no error")
+            return []
+        } catch let error as DiagnosticsError {
+            return error.diagnostics.map(\.description)
+        } catch {
+            XCTFail("not diagnostics: \(error)")
+            return []
+        }
+    }
+
+    func testAnUnknownRebuildNodeIsRefusedBeforeAnyHost() async throws {
+        setenv("PGHA_REPLICATION_PASSWORD", "r", 1)
+        setenv("PGHA_HACLUSTER_PASSWORD", "h", 1)
+        let found = await diagnostics { _ = try await self.open(self.testbed, rebuild: ["node9"]) }
+        XCTAssertEqual(found.count, 1)
+        XCTAssertTrue(found.first?.contains("'node9' is not a node of") == true, "\(found)")
+    }
+
+    func testAMissingSecretIsRefusedBeforeAnyHostNamingTheReference() async throws {
+        setenv("PGHA_REPLICATION_PASSWORD", "r", 1)
+        unsetenv("PGHA_HACLUSTER_PASSWORD")
+        let found = await diagnostics { _ = try await self.open(self.testbed) }
+        XCTAssertTrue(found.joined().contains("PGHA_HACLUSTER_PASSWORD"), "\(found)")
+        setenv("PGHA_HACLUSTER_PASSWORD", "h", 1)
+    }
+
+    func testAnInvalidSpecIsRefusedWithPositions() async throws {
+        let spec = directory + "/bad.yaml"
+        let text = try String(contentsOfFile: testbed.spec, encoding: .utf8).replacingOccurrences(of: "address: 10.77.0.12", with: "address: \"10.77.0.12$(reboot)\"")
+        try text.write(toFile: spec, atomically: true, encoding: .utf8)
+        let found = await diagnostics { _ = try await self.open(SessionInputs(spec: spec, inventory: self.testbed.inventory)) }
+        XCTAssertFalse(found.isEmpty)
+        for line in found { XCTAssertTrue(line.range(of: #"^.*bad\.yaml:\d+:\d+: "#, options: .regularExpression) != nil, line) }
+        let noInventory = await diagnostics { _ = try await self.open(SessionInputs(spec: self.testbed.spec)) }
+        XCTAssertTrue(noInventory.joined().contains("needs an inventory"), "\(noInventory)")
+    }
+
+    func plan() -> LivePlan {
+        LivePlan(cluster: "c", pcsDialect: "0.11", pcsDialectNote: "pcs dialect 0.11: named", hosts: [
+            .init(name: "node1", address: "10.0.0.1", unchanged: 3, changes: [
+                .init(step: "hosts-file", action: .update, summary: "write /etc/hosts", diff: "--- a\n+++ b\n"),
+                .init(step: "initdb", action: nil, summary: "not empty", diff: nil),
+            ]),
+            .init(name: "node2", address: "10.0.0.2", unchanged: 5, changes: [
+                .init(step: "basebackup", action: .destructive, summary: "move aside", diff: nil),
+            ]),
+        ])
+    }
+
+    func testPlanTextErrorsAndJSONUseOneActionVocabulary() throws {
+        let plan = plan()
+        XCTAssertEqual(plan.pendingCount, 3)
+        XCTAssertEqual(plan.errors.map { "\($0.host)/\($0.change.step)" }, ["node1/initdb"])
+        let text = plan.text(color: false)
+        XCTAssertTrue(text.contains("  ~ hosts-file           write /etc/hosts\n      --- a\n      +++ b\n"), text)
+        XCTAssertTrue(text.contains("  ✗ initdb               cannot be applied: not empty"), text)
+        XCTAssertTrue(text.contains("  ! basebackup           move aside"), text)
+        let json = String(decoding: try JSONEncoder.pgha.encode(plan), as: UTF8.self)
+        XCTAssertTrue(json.contains("\"action\" : \"destructive\""), json)
+        XCTAssertTrue(json.contains("\"action\" : \"update\""), json)
+        XCTAssertEqual(try JSONDecoder.pgha.decode(LivePlan.self, from: Data(json.utf8)), plan)
+    }
+
+    func testMovedNamesWhatChangedSinceASavedPlan() {
+        let saved = plan()
+        var now = saved
+        now.hosts[0].changes.removeFirst()
+        now.hosts[1].changes[0].summary = "move aside again"
+        now.hosts[1].changes.append(.init(step: "pgpass", action: .create, summary: "write .pgpass", diff: nil))
+        XCTAssertEqual(now.moved(since: saved), [
+            "node1/hosts-file: was '~ write /etc/hosts', now already right",
+            "node2/basebackup: was '! move aside', now '! move aside again'",
+            "node2/pgpass: not in the saved plan, now '+ write .pgpass'",
+        ])
+        XCTAssertEqual(saved.moved(since: saved), [])
+    }
+
+    func testASavedPlanIsPrivateAndRefusedOnceItsInputsMove() throws {
+        let spec = directory + "/spec.yaml", inventory = directory + "/inventory.yaml"
+        try FileManager.default.copyItem(atPath: testbed.spec, toPath: spec)
+        try FileManager.default.copyItem(atPath: testbed.inventory!, toPath: inventory)
+        let inputs = SessionInputs(spec: spec, inventory: inventory)
+        let path = directory + "/plan.json"
+        try SavedPlan(plan: plan(), inputs: inputs, rebuild: ["node2"], runID: "20261202-000000").write(to: path)
+        let mode = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+        XCTAssertEqual(mode, 0o600)
+        let saved = try XCTUnwrap(try SavedPlan.read(path))
+        XCTAssertEqual(saved.plan, plan())
+        XCTAssertEqual(saved.rebuild, ["node2"])
+        XCTAssertEqual(try saved.inputs(given: SessionInputs(spec: path), rebuild: [], planPath: path).spec, URL(fileURLWithPath: spec).standardizedFileURL.path)
+        // Flags belong to the saved plan.
+        XCTAssertThrowsError(try saved.inputs(given: SessionInputs(spec: path, inventory: inventory), rebuild: [], planPath: path))
+        XCTAssertThrowsError(try saved.inputs(given: SessionInputs(spec: path), rebuild: ["node3"], planPath: path))
+        // The spec moved: refused, naming it.
+        try (try String(contentsOfFile: spec, encoding: .utf8) + "\n# edited\n").write(toFile: spec, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try saved.inputs(given: SessionInputs(spec: path), rebuild: [], planPath: path)) { error in
+            XCTAssertTrue("\(error)".contains("spec.yaml: error: changed since the plan"), "\(error)")
+        }
+        // A spec is not a saved plan; a JSON document of another shape is refused.
+        XCTAssertNil(try SavedPlan.read(spec))
+        try Data("{\"plan\": 1}".utf8).write(to: URL(fileURLWithPath: directory + "/other.json"))
+        XCTAssertThrowsError(try SavedPlan.read(directory + "/other.json"))
+    }
+
+    struct Named: Step {
+        var host: String
+        var name: String
+        var summary: String { name }
+        var dependsOn: [String] = []
+        func probe(_ script: inout FactScript) {}
+        func decide(_ facts: Facts) throws -> Change? { nil }
+        func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {}
+    }
+
+    func testTheApplyReportCountsEveryOutcome() throws {
+        let spec = try XCTUnwrap(SpecLoader.load(path: testbed.spec).value)
+        let steps: [any Step] = [Named(host: "node1", name: "a"), Named(host: "node1", name: "b"), Named(host: "node2", name: "c"),
+                                 Named(host: "node2", name: "d"), Named(host: "node3", name: "e")]
+        let outcomes: [String: Outcome] = ["node1/a": .changed(Change(.create, "made a")), "node1/b": .unchanged,
+                                           "node2/c": .failed("disk full"), "node2/d": .skipped("node2/c did not succeed")]
+        let report = ApplyReport.make(plan: plan(), outcomes: outcomes, steps: steps, spec: spec, records: ["node1/a": 1.5], seconds: 3)
+        XCTAssertFalse(report.ok)
+        XCTAssertEqual(report.hosts.map { [$0.changed, $0.unchanged, $0.failed, $0.skipped] }, [[1, 1, 0, 0], [0, 0, 1, 1], [0, 0, 0, 1]])
+        XCTAssertEqual(report.steps.first?.action, .create)
+        XCTAssertEqual(report.steps.first?.seconds, 1.5)
+        XCTAssertTrue(report.text().contains("error: node2: c: disk full\nApply FAILED in 3.0 s.\n"), report.text())
+    }
+}
