@@ -63,12 +63,7 @@ public struct PcsCommands {
         ShellCommand(["pcs", "-f", Self.cibFile] + words, rest)
     }
 
-    func role(_ promoted: Bool) -> String {
-        switch dialect {
-        case .v0_9, .v0_10: return promoted ? "Master" : "Slave"
-        case .v0_11: return promoted ? "Promoted" : "Unpromoted"
-        }
-    }
+    func role(_ promoted: Bool) -> String { promoted ? dialect.promotedRole : dialect.unpromotedRole }
 
     func agent(_ type: String) -> String { legacy ? type : "ocf:heartbeat:\(type)" }
 

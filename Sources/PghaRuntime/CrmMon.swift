@@ -57,10 +57,3 @@ public struct CrmMonStatus: Equatable, Sendable {
         instances.filter { $0.resource == resource && $0.role == role }.compactMap(\.node).sorted()
     }
 }
-
-extension ClusterSpec.PcsDialect {
-    /// The role words crm_mon reports for a promotable clone's instances: Pacemaker 2.1 (with
-    /// pcs 0.11+) says Promoted/Unpromoted, older ones Master/Slave. The one place they are written.
-    public var promotedRole: String { self == .v0_11 ? "Promoted" : "Master" }
-    public var unpromotedRole: String { self == .v0_11 ? "Unpromoted" : "Slave" }
-}

@@ -46,16 +46,6 @@ public struct StepFailure: Error, CustomStringConvertible, Sendable {
     public var description: String { "\(host): \(step): \(message)" }
 }
 
-/// The facts of one host: raw probe output by probe name, parsed on demand.
-public struct Facts: Sendable {
-    public var sections: [String: String]
-    public init(_ sections: [String: String]) { self.sections = sections }
-    public subscript(_ name: String) -> String? { sections[name] }
-    public func file(_ path: String, sensitive: Bool = false) -> FileFact? {
-        FileFact.parse(sections["file:\(path)"], sensitive: sensitive)
-    }
-}
-
 /// One idempotent step: read facts → pure decision → commands. After its commands ran, the
 /// executor reads its facts again and asks `decide` once more: anything but nil is
 /// "did not converge". The steps of a bootstrap are listed, ordered and checked by StepCatalog

@@ -263,3 +263,11 @@ public struct Inventory: Sendable {
         public var pcsDialect: ClusterSpec.PcsDialect?
     }
 }
+
+extension ClusterSpec.PcsDialect {
+    /// The role words of a promotable clone's instances, in pcs commands and as crm_mon reports
+    /// them: Pacemaker 2.1 (with pcs 0.11+) says Promoted/Unpromoted, older ones Master/Slave.
+    /// The one place they are written.
+    public var promotedRole: String { self == .v0_11 ? "Promoted" : "Master" }
+    public var unpromotedRole: String { self == .v0_11 ? "Unpromoted" : "Slave" }
+}
