@@ -38,7 +38,7 @@ let package = Package(
         .testTarget(name: "PghaSpecTests", dependencies: ["PghaSpec"]),
         .testTarget(name: "PghaRenderTests", dependencies: ["PghaShell", "PghaSpec", "PghaRender"]),
         .testTarget(name: "PghaTransportTests", dependencies: ["PghaShell", "PghaTransport"]),
-        .testTarget(name: "PghaSessionTests", dependencies: ["PghaSpec", "PghaRuntime", "PghaSession"]),
+        .testTarget(name: "PghaSessionTests", dependencies: ["PghaShell", "PghaSpec", "PghaRuntime", "PghaTransport", "PghaSession"]),
         .testTarget(name: "PghaRuntimeTests", dependencies: ["PghaShell", "PghaSpec", "PghaRender", "PghaRuntime"]),
     ]
 )

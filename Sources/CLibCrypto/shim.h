@@ -1,2 +1,6 @@
-// OpenSSL's libcrypto, which libssh2 links already: pgha uses its SHA-256 only.
+// OpenSSL's libcrypto, which libssh2 links already: SHA-256 for digests of secret files and inputs…
 #include <openssl/sha.h>
+// …and PBKDF2, HMAC and random bytes for the SCRAM-SHA-256 verifier of the replication role.
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>

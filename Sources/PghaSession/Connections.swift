@@ -9,12 +9,24 @@ import PghaTransport
 public struct TransportConnection: HostConnection {
     let transport: any Transport
     let counter: RoundTrips
+    /// Redacted from what commands print on stderr: that text ends up in errors and reports.
+    let secrets: [String]
     public var name: String { transport.host }
+
+    public init(transport: any Transport, counter: RoundTrips, secrets: [String]) {
+        self.transport = transport
+        self.counter = counter
+        self.secrets = secrets.filter { !$0.isEmpty }
+    }
 
     public func run(_ command: Shell, stdin: Data?) async throws -> CommandResult {
         counter.add(name)
         let result = try await transport.exec(command.text, stdin: stdin, timeout: .seconds(600))
-        return CommandResult(stdout: result.stdoutText, stderr: result.stderrText, status: result.exitStatus, signal: result.exitSignal)
+        return CommandResult(stdout: result.stdoutText, stderr: redact(result.stderrText), status: result.exitStatus, signal: result.exitSignal)
+    }
+
+    func redact(_ text: String) -> String {
+        secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "(sensitive)") }
     }
 
     public func upload(_ bytes: Data, to path: String, mode: UInt32, owner: String, group: String) async throws {
@@ -62,7 +74,7 @@ public func connect(_ spec: ClusterSpec, _ inventory: Inventory, log: SessionLog
         }
         for await (name, result) in group {
             switch result {
-            case .success(let transport): connections[name] = TransportConnection(transport: transport, counter: counter)
+            case .success(let transport): connections[name] = TransportConnection(transport: transport, counter: counter, secrets: secrets)
             case .failure(let error): problems.append("error: \(error)")
             }
         }

@@ -186,4 +186,14 @@ public enum Grammar {
         if text.count >= 2, "off".hasPrefix(text) { return false }
         return nil
     }
+
+    /// A fence agent parameter whose name marks a secret (password, passwd, snmp_priv_passwd,
+    /// community, secret, token, api_key, …); the agents' `*_script` and `*_file` parameters
+    /// (password_script, identity_file) name where the secret is, and are fine.
+    public static func namesASecret(_ name: String) -> Bool {
+        let name = name.lowercased()
+        if name.hasSuffix("_script") || name.hasSuffix("_file") || name.hasSuffix("_path") { return false }
+        return ["passw", "secret", "token", "community", "credential"].contains { name.contains($0) }
+            || name == "key" || name.hasSuffix("_key") || name.hasPrefix("key_") || name.contains("privkey") || name.contains("priv_pass")
+    }
 }

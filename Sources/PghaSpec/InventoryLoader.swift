@@ -30,6 +30,7 @@ public enum InventoryLoader {
         }
         let defaults = r.mapping(top["defaults"], "defaults", allowed: hostKeys.filter { $0 != "address" })
         var hosts: [String: Inventory.Host] = [:]
+        var endpoints: [String: String] = [:]   // address:port → the first host name with it
         if let hostsNode = top["hosts"], case .mapping(let mapping) = hostsNode {
             _ = r.mapping(hostsNode, "hosts", allowed: [])  // records the position
             for (keyNode, value) in mapping {
@@ -88,6 +89,13 @@ public enum InventoryLoader {
                     pcsDialect: dialectNode.flatMap { r.choice($0, dialectPath, ClusterSpec.PcsDialect.self) })
                 if host.user != "root" && !host.sudo {
                     r.warning(userPath, "user '\(host.user)' is not root and sudo is false; pgha needs root on the hosts (set sudo: true)")
+                }
+                // One machine under two names would be changed twice by one apply, each time as another node.
+                let endpoint = "\(host.address):\(host.port)"
+                if !host.address.isEmpty, let other = endpoints[endpoint] {
+                    r.error("\(path).address", "\(host.address) is also \(other)'s address; each node is its own host (one apply would change one machine twice)")
+                } else {
+                    endpoints[endpoint] = name
                 }
                 hosts[name] = host
             }

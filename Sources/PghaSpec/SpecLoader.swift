@@ -306,8 +306,8 @@ struct SpecDecoder {
                   let name = r.string(device["name"], "\(p).name"), let type = r.string(device["type"], "\(p).type")
             else { continue }
             let parameters = r.scalarMap(device["parameters"], "\(p).parameters") ?? []
-            for (key, _) in parameters where ["password", "passwd"].contains(key) {
-                r.error("\(p).parameters.\(key)", "a password in a fencing device would be stored in the CIB in clear text; use 'password_script' (a script on each node that prints it) instead")
+            for (key, _) in parameters where Grammar.namesASecret(key) {
+                r.error("\(p).parameters.\(key)", "'\(key)' carries a secret, and a fencing device's parameters are stored in the CIB in clear text (on every node, in cibadmin --query and crm_report); use the agent's script or file parameter instead (e.g. password_script: a script on each node that prints it)")
             }
             fencing.append(.init(name: name, type: type, parameters: parameters))
         }

@@ -30,9 +30,13 @@ public struct LocalTransport: Transport {
         if endpoint.sudo { arguments += ["/usr/bin/sudo", "-n", "--"] }
         if let timeout { arguments += ["/usr/bin/timeout", "-s", "KILL", String(format: "%.3f", max(0.001, timeout.seconds))] }
         arguments += ["/bin/bash", "-c", script]
-        var environment = ProcessInfo.processInfo.environment
-        environment["LC_ALL"] = "C"
-        environment["LANG"] = "C"
+        // A host's commands see what an SSH login would give them, nothing of pgha's own
+        // environment: secrets are referenced there ({env: NAME}), and a server started through
+        // this transport would keep them in its environment for ever.
+        let mine = ProcessInfo.processInfo.environment
+        var environment = ["LC_ALL": "C", "LANG": "C",
+                           "PATH": mine["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+        for name in ["HOME", "USER", "LOGNAME", "SHELL"] { environment[name] = mine[name] }
         let started = ContinuousClock.now
         let output = try await ProcessRunner.run(arguments[0], Array(arguments.dropFirst()), stdin: stdin,
                                                  timeout: timeout.map { $0 + .seconds(5) }, environment: environment)

@@ -1,7 +1,9 @@
 import Foundation
 import PghaRuntime
 import PghaSession
+import PghaShell
 import PghaSpec
+import PghaTransport
 import XCTest
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
@@ -158,5 +160,20 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(report.steps.first?.action, .create)
         XCTAssertEqual(report.steps.first?.seconds, 1.5)
         XCTAssertTrue(report.text().contains("error: node2: c: disk full\nApply FAILED in 3.0 s.\n"), report.text())
+    }
+}
+
+/// What a host's commands print on stderr ends up in errors and reports: secrets are redacted
+/// there; and the local transport's commands see none of pgha's environment.
+final class ConnectionTests: XCTestCase {
+    func testStderrIsRedactedAndTheEnvironmentStaysHome() async throws {
+        setenv("PGHA_TEST_SECRET", "s3cr3t-value", 1)
+        let connection = TransportConnection(transport: LocalTransport(host: "here"), counter: RoundTrips(), secrets: ["s3cr3t-value", ""])
+        let result = try await connection.run("echo 'auth failed for s3cr3t-value' >&2; env; exit 3", stdin: nil)
+        XCTAssertEqual(result.status, 3)
+        XCTAssertEqual(result.stderr, "auth failed for (sensitive)\n")
+        XCTAssertFalse(result.stdout.contains("PGHA_"), result.stdout)
+        XCTAssertFalse(result.stdout.contains("s3cr3t-value"))
+        XCTAssertTrue(result.stdout.contains("LC_ALL=C"))
     }
 }

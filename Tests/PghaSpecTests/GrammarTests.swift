@@ -175,4 +175,20 @@ final class GrammarTests: XCTestCase {
             "inv.yaml:1:17: error: defaults.key: '~/my key' must be a plain path: a space is not allowed; use letters, digits and . _ + @ % , : = - (no spaces, quotes or shell characters)",
         ])
     }
+
+    func testFencingParametersThatNameASecret() {
+        for name in ["password", "passwd", "snmp_priv_passwd", "community", "api_key", "key", "secret", "auth_token", "Password"] {
+            XCTAssertTrue(Grammar.namesASecret(name), name)
+        }
+        for name in ["password_script", "identity_file", "pcmk_host_list", "ip", "username", "snmp_priv_prot", "ssl_insecure", "keytab_path"] {
+            XCTAssertFalse(Grammar.namesASecret(name), name)
+        }
+    }
+
+    func testTwoHostsWithOneAddressAreAnError() {
+        let yaml = "hosts:\n  node1: {address: 10.77.0.11}\n  node2: {address: 10.77.0.11}\n  node3: {address: 10.77.0.11, port: 2222}\n"
+        XCTAssertEqual(InventoryLoader.load(yaml: yaml, file: "inv.yaml", baseDirectory: "/x").diagnostics.map(\.description), [
+            "inv.yaml:3:20: error: hosts.node2.address: 10.77.0.11 is also node1's address; each node is its own host (one apply would change one machine twice)",
+        ])
+    }
 }

@@ -309,9 +309,18 @@ public struct ReplicationUserStep: Step {
     }
 
     public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
+        // The server sees a SCRAM verifier computed here, not the password (ScramVerifier); and
+        // whatever it is sent, this session logs no statement text (the seed profile logs every
+        // statement: log_min_duration_statement = 0), so nothing of the secret lands in the
+        // server log that pg_basebackup copies to every standby.
+        let secret = ScramVerifier.make(password: password) ?? password
         let sql = """
+            SET log_statement = 'none';
+            SET log_min_duration_statement = -1;
+            SET log_min_error_statement = 'panic';
+            SET log_duration = off;
             SELECT format('CREATE ROLE %I', \(sqlLiteral(role))) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = \(sqlLiteral(role)))\\gexec
-            ALTER ROLE \(sqlIdentifier(role)) WITH REPLICATION LOGIN PASSWORD \(sqlLiteral(password));
+            ALTER ROLE \(sqlIdentifier(role)) WITH REPLICATION LOGIN PASSWORD \(sqlLiteral(secret));
 
             """
         _ = try await run(probes.pg.tools.psqlCommand.appending("-v", "ON_ERROR_STOP=1", "-q", "-f", "-").feeding(Data(sql.utf8)), on: connection,
