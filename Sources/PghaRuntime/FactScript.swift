@@ -47,7 +47,8 @@ public struct FactScript: Sendable {
     /// `-h`/`-L`-free stat of the path itself: a symbolic link shows as what it is.
     public mutating func file(_ path: String, sensitive: Bool = false) {
         let body: Shell = sensitive ? "sha256sum < \(path) | cut -d' ' -f1" : "base64 -w0 < \(path); echo"
-        add("file:\(path)", "if [ -f \(path) ]; then stat -c '%a %U %G' \(path); \(body); else echo absent; fi")
+        // A link is reported as one and never read through: its owner chose where it points.
+        add("file:\(path)", "if [ -L \(path) ]; then echo symlink; elif [ -f \(path) ]; then stat -c '%a %U %G' \(path); \(body); elif [ -e \(path) ]; then echo other; else echo absent; fi")
     }
 
     public var script: String {

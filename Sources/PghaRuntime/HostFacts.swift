@@ -12,6 +12,8 @@ public struct FileFact: Equatable, Sendable {
     public var content: String?
     /// sha256 of the content, for sensitive files (the secret never travels back).
     public var digest: String?
+    /// What is at the path when it is not a regular file: "symlink" or "other" (a directory, a device…).
+    public var notARegularFile: String?
 
     public static let absent = FileFact(exists: false)
 
@@ -29,6 +31,11 @@ public struct FileFact: Equatable, Sendable {
         guard let raw else { return nil }
         let lines = raw.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard let first = lines.first, first != "absent" else { return .absent }
+        if first == "symlink" || first == "other" {
+            var fact = FileFact(exists: true)
+            fact.notARegularFile = first
+            return fact
+        }
         let meta = first.split(separator: " ").map(String.init)
         guard meta.count == 3 else { return nil }
         let payload = lines.count > 1 ? lines[1] : ""

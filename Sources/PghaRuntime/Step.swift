@@ -113,7 +113,14 @@ public struct FileStep: Step {
         guard let fact = facts.file(file.path, sensitive: file.sensitive) else {
             throw StepFailure(host: host, step: name, message: "could not read the state of \(file.path)")
         }
-        return FileDecision.decide(file, existing: fact)
+        switch fact.notARegularFile {
+        case "symlink"?:
+            throw fail("\(file.path) is a symbolic link; pgha never writes through one as root (its owner chose where it points): remove it, then re-run")
+        case _?:
+            throw fail("\(file.path) is not a regular file; remove or rename what is there, then re-run")
+        case nil:
+            return FileDecision.decide(file, existing: fact)
+        }
     }
 
     public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
@@ -123,6 +130,9 @@ public struct FileStep: Step {
         let (mode, owner, group) = file.kind == .managedBlock && existing.exists
             ? (UInt32(existing.mode ?? "644", radix: 8) ?? 0o644, existing.owner ?? "root", existing.group ?? "root")
             : (file.mode, file.owner, file.group)
-        try await connection.upload(Data(content.utf8), to: file.path, mode: mode, owner: owner, group: group)
+        // Written without following a link anywhere on the path: .pgpass, postgresql.conf and
+        // pg_hba.conf live in directories the PostgreSQL user owns (SafePaths).
+        _ = try await run(SafePaths.write(file.path, Data(content.utf8), mode: mode, owner: owner, group: group), on: connection,
+                          display: "write \(file.path) (\(String(mode, radix: 8)) \(owner):\(group), content on stdin)")
     }
 }

@@ -36,6 +36,8 @@ public struct LivePlan: Codable, Equatable, Sendable {
     public var pcsDialect: String
     public var pcsDialectNote: String
     public var hosts: [Host]
+    /// Said before the hosts: an apply running now (its lock), when there is one.
+    public var notes: [String]? = nil
 
     public init(cluster: String, pcsDialect: String, pcsDialectNote: String, hosts: [Host]) {
         self.cluster = cluster
@@ -53,6 +55,7 @@ public struct LivePlan: Codable, Equatable, Sendable {
     public func text(color: Bool) -> String {
         func red(_ s: String) -> String { color ? "\u{1B}[31m\(s)\u{1B}[0m" : s }
         var out = "\(pcsDialectNote)\n"
+        for note in notes ?? [] { out += "Note: \(note)\n" }
         for host in hosts {
             out += "\(host.name) (\(host.address)): \(host.changes.count) to change, \(host.unchanged) already right\n"
             for change in host.changes {

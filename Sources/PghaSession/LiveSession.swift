@@ -15,6 +15,11 @@ public struct LiveSession: Sendable {
     public let facts: [String: Facts]
     public let counter: RoundTrips
     public let runID: String
+    /// An apply's lock on every host (`lockForApply`), renewed until `close()` releases it.
+    public let lock: ApplyLock?
+    /// What taking the lock said (a lock taken over), and, for a plan, the apply running now.
+    public let lockNotes: [String]
+    let lease: Task<Void, Never>?
     let log: SessionLog?
 
     /// Resolves every secret before any host is touched (they are needed to compare too: the
@@ -22,6 +27,7 @@ public struct LiveSession: Sendable {
     /// host's facts. Input problems throw DiagnosticsError; hosts that cannot be reached or
     /// read throw SessionFailure. `log` receives the -v lines (timings, every command).
     public static func open(_ inputs: SessionInputs, rebuild: [String], log: SessionLog? = nil, runID: String? = nil,
+                            lockForApply: Bool = false, breakLock: Bool = false,
                             connect: ((ClusterSpec, Inventory, [String], RoundTrips) async throws -> [String: any HostConnection])? = nil) async throws -> LiveSession {
         var loaded = try LoadedSpec.load(inputs, requireInventory: true, requireDialect: false)
         guard let inventory = loaded.inventory else { throw SessionFailure(["no inventory"]) }
@@ -68,10 +74,23 @@ public struct LiveSession: Sendable {
                 throw SessionFailure(["error: gathering facts failed: \(error)"])
             }
         }
+        var lock: ApplyLock?
+        var lockNotes: [String] = []
         do {
+            // The lock before the facts: what the facts say must not move under another apply.
+            if lockForApply {
+                (lock, lockNotes) = try await ApplyLock.acquire(connections, run: runID, breakLock: breakLock)
+                for note in lockNotes { log?(note) }
+            }
             let provisional = loaded.declaredDialect ?? .v0_11
             var steps = try build(provisional)
-            var facts = try await gather(steps, extra: Platform.probe)
+            var extra = Platform.probe
+            extra.merge(ApplyLock.probe)
+            var facts = try await gather(steps, extra: extra)
+            if !lockForApply {
+                let holders = Set(facts.values.compactMap { $0["apply-lock"].flatMap(ApplyLock.Holder.init) }.map(\.description))
+                lockNotes = holders.sorted().map { "an apply is running: \($0); this plan may be out of date when it ends" }
+            }
             let platforms = spec.nodes.map { (host: $0.name, platform: Platform(facts[$0.name] ?? Facts([:]))) }
             let choice: (ClusterSpec.PcsDialect, String)
             do {
@@ -85,8 +104,9 @@ public struct LiveSession: Sendable {
             }
             return LiveSession(loaded: loaded, dialectNote: choice.1, steps: steps, connections: connections,
                                executor: Executor(steps: steps, connections: connections), facts: facts, counter: counter,
-                               runID: runID, log: log)
+                               runID: runID, lock: lock, lockNotes: lockNotes, lease: lock?.keepAlive(), log: log)
         } catch {
+            await lock?.release()
             await closeAll(connections)
             throw error
         }
@@ -98,6 +118,7 @@ public struct LiveSession: Sendable {
         defer { log?("decided in \(seconds(since: decideStart))") }
         let spec = loaded.spec
         var plan = LivePlan(cluster: spec.name, pcsDialect: loaded.dialect.rawValue, pcsDialectNote: dialectNote, hosts: [])
+        if lock == nil { plan.notes = lockNotes }
         let decisions = executor.plan(facts)
         for node in spec.nodes {
             var host = LivePlan.Host(name: node.name, address: node.address, unchanged: 0, changes: [])
@@ -116,7 +137,10 @@ public struct LiveSession: Sendable {
         return plan
     }
 
+    /// Releases the lock (if this session holds one) and closes every connection.
     public func close() async {
+        lease?.cancel()
+        await lock?.release()
         await closeAll(connections)
     }
 }

@@ -24,6 +24,9 @@ struct Apply: AsyncParsableCommand {
     @Option(name: .customLong("rebuild"), help: "Allow replacing this node's non-empty data directory with a fresh clone (the old one is kept, renamed). Repeatable.")
     var rebuild: [String] = []
 
+    @Flag(help: "Take the cluster's apply lock even if another apply holds it (only when you know that apply is gone).")
+    var breakLock = false
+
     @Option(help: "text, or json (the plan and every step's outcome as one JSON document; needs --yes or a saved plan).")
     var format: OutputFormat = .text
 
@@ -42,7 +45,9 @@ struct Apply: AsyncParsableCommand {
                                message: format == .json ? "--format json prints no prompt: add --yes" : "stdin is not a terminal, so there is no one to confirm: add --yes")])
             throw ExitCode.failure
         }
-        let session = try await cli { try await LiveSession.open(inputs, rebuild: rebuild, log: verbose ? log : nil, runID: saved?.runId) }
+        let session = try await cli { try await LiveSession.open(inputs, rebuild: rebuild, log: verbose ? log : nil, runID: saved?.runId,
+                                                                    lockForApply: true, breakLock: breakLock) }
+        for note in session.lockNotes where !verbose { log("note: \(note)") }
         let spec = session.loaded.spec
         let plan = session.plan()
 

@@ -177,3 +177,66 @@ final class ConnectionTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("LC_ALL=C"))
     }
 }
+
+/// The apply lock: the pure verdict, then the whole protocol for real through the local
+/// transport on a lock file of the test's own (two "hosts" sharing it stand for one host).
+final class ApplyLockTests: XCTestCase {
+    let me = ApplyLock.Holder(run: "20261202-100000", controller: "ctl", pid: 4242, started: 1000, renewed: 1000)
+
+    func testVerdicts() {
+        let other = ApplyLock.Holder(run: "20261202-090000", controller: "ctl", pid: 99, started: 900, renewed: 990)
+        let alive: (Int32) -> Bool = { _ in true }, gone: (Int32) -> Bool = { _ in false }
+        guard case .refuse(let why) = ApplyLock.judge(other, raw: other.text, now: 1000, me: me, breakLock: false, processExists: alive) else {
+            return XCTFail("a live holder was not refused")
+        }
+        XCTAssertTrue(why.hasPrefix("an apply is running: run 20261202-090000 of pgha pid 99 on ctl, since 1970-01-01T00:15:00Z, last renewed 10 s ago"), why)
+        XCTAssertEqual(ApplyLock.judge(other, raw: other.text, now: 1000, me: me, breakLock: false, processExists: gone),
+                       .takeOver("took over the lock of run 20261202-090000 of pgha pid 99 on ctl, since 1970-01-01T00:15:00Z: that process is gone"))
+        var remote = other
+        remote.controller = "elsewhere"
+        if case .takeOver = ApplyLock.judge(remote, raw: remote.text, now: 1000, me: me, breakLock: false, processExists: gone) {
+            XCTFail("another controller's process cannot be checked from here: its lease decides")
+        }
+        XCTAssertEqual(ApplyLock.judge(remote, raw: remote.text, now: 990 + 61, me: me, breakLock: false, processExists: alive),
+                       .takeOver("took over the lock of run 20261202-090000 of pgha pid 99 on elsewhere, since 1970-01-01T00:15:00Z: not renewed for 61 s"))
+        if case .refuse = ApplyLock.judge(remote, raw: remote.text, now: 1000, me: me, breakLock: true, processExists: alive) { XCTFail("--break-lock") }
+        if case .takeOver = ApplyLock.judge(nil, raw: "junk", now: 1000, me: me, breakLock: false, processExists: alive) { XCTFail("junk taken over") }
+        XCTAssertEqual(ApplyLock.Holder(me.text), me)
+        XCTAssertNil(ApplyLock.Holder("run=x\n"))
+    }
+
+    func testOneApplyAtATime() async throws {
+        let path = NSTemporaryDirectory() + "pgha-lock-\(UUID().uuidString)/apply.lock"
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        func hosts() -> [String: any HostConnection] {
+            ["a": TransportConnection(transport: LocalTransport(host: "a"), counter: RoundTrips(), secrets: [])]
+        }
+        let (first, notes) = try await ApplyLock.acquire(hosts(), run: "run-1", breakLock: false, path: path)
+        XCTAssertEqual(notes, [])
+        XCTAssertEqual(ApplyLock.Holder(try String(contentsOfFile: path, encoding: .utf8))?.run, "run-1")
+        // A second apply from this very process (alive) is refused, naming the first.
+        do {
+            _ = try await ApplyLock.acquire(hosts(), run: "run-2", breakLock: false, path: path)
+            XCTFail("a second apply took the lock")
+        } catch let failure as SessionFailure {
+            XCTAssertTrue(failure.lines.first?.hasPrefix("error: a: an apply is running: run run-1 of pgha pid \(getpid())") == true, "\(failure)")
+            XCTAssertEqual(failure.lines.last, "Nothing was changed.")
+        }
+        XCTAssertEqual(ApplyLock.Holder(try String(contentsOfFile: path, encoding: .utf8))?.run, "run-1", "the refused apply left the lock alone")
+        // Renewal moves `renewed`, release removes it; another's lock is never removed.
+        try "run=run-1\ncontroller=\(first.me.controller)\npid=\(getpid())\nstarted=1\nrenewed=1\n".write(toFile: path, atomically: true, encoding: .utf8)
+        await first.renew()
+        XCTAssertGreaterThan(ApplyLock.Holder(try String(contentsOfFile: path, encoding: .utf8))?.renewed ?? 0, 1)
+        await first.release()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+        // A lock left by a process of this controller that is gone is taken over, with a note.
+        try "run=old\ncontroller=\(first.me.controller)\npid=999999\nstarted=1\nrenewed=\(Int(Date().timeIntervalSince1970))\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let (second, taken) = try await ApplyLock.acquire(hosts(), run: "run-3", breakLock: false, path: path)
+        XCTAssertEqual(taken.count, 1)
+        XCTAssertTrue(taken.first?.contains("took over the lock of run old of pgha pid 999999") == true, "\(taken)")
+        await first.release()
+        XCTAssertEqual(ApplyLock.Holder(try String(contentsOfFile: path, encoding: .utf8))?.run, "run-3", "release by another run removed the lock")
+        await second.release()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+    }
+}

@@ -173,17 +173,18 @@ public struct DirectoriesStep: Step {
         "create owned by \(user.name):\(user.group): \(private0700.map { "\($0) 0700" }.joined(separator: ", "))"
     }
 
-    /// Per directory: mode, owner and group, or nil when absent.
-    var state: Probe<[String: (mode: String, owner: String, group: String)?]> {
+    /// Per directory: mode, owner, group and file type (stat of the path itself: a link shows
+    /// as "symbolic link"), or nil when absent.
+    var state: Probe<[String: (mode: String, owner: String, group: String, type: String)?]> {
         Probe(name, Shell.join(all.map { dir in
             let absent: String = dir + " absent"
-            return "stat -c '%n %a %U %G' \(dir) 2>/dev/null || echo \(absent)"
+            return "stat -c '%n %a %U %G %F' \(dir) 2>/dev/null || echo \(absent)"
         })) { text in
-            var found: [String: (mode: String, owner: String, group: String)?] = [:]
+            var found: [String: (mode: String, owner: String, group: String, type: String)?] = [:]
             for line in text.split(separator: "\n") {
                 let fields = line.split(separator: " ").map(String.init)
                 if fields.count == 2 { found[fields[0]] = .some(nil) }
-                if fields.count == 4 { found[fields[0]] = (fields[1], fields[2], fields[3]) }
+                if fields.count >= 5 { found[fields[0]] = (fields[1], fields[2], fields[3], fields[4...].joined(separator: " ")) }
             }
             return found
         }
@@ -197,6 +198,10 @@ public struct DirectoriesStep: Step {
         for path in all {
             guard let entry = found[path] else { continue }
             guard let entry else { wrong.append("create \(path)"); continue }
+            if entry.type == "symbolic link" {
+                throw fail("\(path) is a symbolic link (owned by \(entry.owner)); pgha never changes owners or modes through one as root: replace it with the directory itself, then re-run")
+            }
+            if entry.type != "directory" { throw fail("\(path) is a \(entry.type), not a directory; move it away, then re-run") }
             let mode = path == user.home ? nil : "700"
             if entry.owner != user.name || entry.group != user.group || (mode != nil && entry.mode != mode) {
                 wrong.append("\(path) \(entry.mode) \(entry.owner):\(entry.group) → \(mode ?? entry.mode) \(user.name):\(user.group)")
@@ -206,10 +211,10 @@ public struct DirectoriesStep: Step {
     }
 
     public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
-        let commands: [Shell] = all.flatMap { dir in
-            [Command("mkdir", "-p", dir).shell, Command("chown", user.name + ":" + user.group, dir).shell]
-                + (dir == user.home ? [] : [Command("chmod", "700", dir).shell])
+        // Created and changed through descriptors, never through a link (SafePaths).
+        for dir in all {
+            _ = try await run(SafePaths.directory(dir, mode: dir == user.home ? nil : 0o700, owner: user.name, group: user.group), on: connection,
+                              display: "mkdir \(dir), owned by \(user.name):\(user.group)\(dir == user.home ? "" : ", 0700")")
         }
-        _ = try await run(Shell.all(commands), on: connection)
     }
 }

@@ -53,10 +53,10 @@ public struct ServerProbes: Sendable {
     public var aside: String { "\(pg.dataDir).pgha-old-\(runID)" }
     public var rebuilt: Probe<Bool> { .yesNo("pg.rebuilt", "[ -e \(aside) ] && echo yes || echo no") }
 
-    /// Renames the data directory aside and makes an empty one in its place.
-    public var moveAside: Shell {
-        Shell.all([Command("mv", pg.dataDir, aside).shell, Command("mkdir", "-m", "700", pg.dataDir).shell,
-                   Command("chown", pg.osUser.name + ":" + pg.osUser.group, pg.dataDir).shell])
+    /// Renames the data directory aside and makes an empty one in its place (through
+    /// descriptors: its parent belongs to the PostgreSQL user).
+    public var moveAside: Command {
+        SafePaths.moveAside(pg.dataDir, to: aside, owner: pg.osUser.name, group: pg.osUser.group)
     }
 
     /// One value of SharedFacts.pg (`key`: a word of pgha's).
@@ -103,7 +103,9 @@ public struct InitdbStep: Step {
     }
 
     public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
-        if rebuild && !facts[probes.dataDirectory].isEmpty { _ = try await run(probes.moveAside, on: connection) }
+        if rebuild && !facts[probes.dataDirectory].isEmpty {
+            _ = try await run(probes.moveAside, on: connection, display: "move \(pg.dataDir) aside to \(probes.aside)")
+        }
         _ = try await run("\(pg.tools.tool("initdb", ["-D", pg.dataDir] + pg.initdbOptions)) >/dev/null", on: connection)
     }
 }
@@ -169,8 +171,8 @@ public struct BasebackupStep: Step {
             if facts[rwVIPAnswers] { from = rwVIP }
             _ = try await run("\(pg.tools.pgCtl("stop", ["-m", "fast", "-w", "-t", "60"])) >/dev/null 2>&1; true", on: connection)
             // The agent's lock says "my data may be newer than the standbys'": not true of a fresh clone.
-            let lock = spec.pacemaker.tmpdir.map { [Command("rm", "-f", $0 + "/PGSQL.lock").shell] } ?? []
-            _ = try await run(Shell.all([probes.moveAside] + lock), on: connection)
+            _ = try await run(probes.moveAside, on: connection, display: "move \(pg.dataDir) aside to \(probes.aside)")
+            if let tmp = spec.pacemaker.tmpdir { _ = try await run(SafePaths.remove(tmp + "/PGSQL.lock"), on: connection, display: "rm \(tmp)/PGSQL.lock") }
         }
         _ = try await run(pg.tools.tool("pg_basebackup", ["-h", from, "-p", String(pg.port), "-U", spec.replication.user,
                                                          "-D", pg.dataDir, "-X", "stream", "-c", "fast", "-w"]), on: connection)
@@ -231,8 +233,9 @@ public struct StartServerStep: Step {
             let signal = pg.dataDir + "/standby.signal"
             // pg_ctl hands -o to postgres through /bin/sh: the conninfo's values are validated
             // words (an IPv4 address, a role name, a node name).
-            _ = try await run(Shell.all([Command("touch", signal).shell, Command("chown", pg.osUser.name, signal).shell,
-                                         tools.pgCtl("start", ["-w", "-t", "60", "-l", log, "-o", "-c primary_conninfo='\(conninfo)'"]).shell]), on: connection)
+            _ = try await run(SafePaths.touch(signal, mode: 0o600, owner: pg.osUser.name, group: pg.osUser.group), on: connection,
+                              display: "touch \(signal)")
+            _ = try await run(tools.pgCtl("start", ["-w", "-t", "60", "-l", log, "-o", "-c primary_conninfo='\(conninfo)'"]), on: connection)
         }
         let status = tools.psqlCommand.appending("-c", "select status from pg_stat_wal_receiver")
         _ = try await run(Shell.waitUntil("[ \"$(\(status) 2>/dev/null)\" = streaming ]", tries: 60, interval: 0.5,
