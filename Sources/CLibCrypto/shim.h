@@ -4,3 +4,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+// …and libcrypt's reentrant crypt_r (PghaRuntime links libcrypt), to compare the hacluster
+// password with /etc/shadow on every host at once.
+#include <crypt.h>

@@ -95,8 +95,18 @@ public struct Executor: Sendable {
     }
 
     /// What each step would do given the facts gathered before anything changed.
+    /// Decisions are pure: they run on every core at once (comparing the hacluster password
+    /// with /etc/shadow's yescrypt hash is the slow one, ~20 ms a host).
     public func plan(_ facts: [String: Facts]) -> [(step: any Step, change: Result<Change?, Error>)] {
-        steps.map { step in (step, Result { try step.decide(facts[step.host] ?? Facts([:])) }) }
+        let steps = self.steps
+        var results = [Result<Change?, Error>?](repeating: nil, count: steps.count)
+        results.withUnsafeMutableBufferPointer { slots in
+            let base = slots.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: steps.count) { i in
+                (base + i).pointee = Result { try steps[i].decide(facts[steps[i].host] ?? Facts([:])) }
+            }
+        }
+        return zip(steps, results).map { ($0, $1!) }
     }
 
     /// Applies every step that is not converged. Returns the outcome per step id.

@@ -8,14 +8,17 @@ enum PlanBench {
     static func run(_ arguments: [String]) async throws {
         var nodes = 3, runs = 7
         var pgha = ".build/debug/pgha"
+        var baseline: String?
         var rest = arguments[...]
         while let argument = rest.popFirst() {
             switch argument {
             case "--nodes": nodes = try number(rest.popFirst(), argument)
             case "--runs": runs = try number(rest.popFirst(), argument)
             case "--pgha": pgha = rest.popFirst() ?? pgha
+            case "--baseline": baseline = rest.popFirst()
             case "-h", "--help":
-                print("usage: pgha-bench plan [--nodes N] [--runs R] [--pgha PATH]   (the test bed must be up with at least N hosts)")
+                print("usage: pgha-bench plan [--nodes N] [--runs R] [--pgha PATH] [--baseline OTHER_PGHA]   (the test bed must be up with at least N hosts)")
+                print("  --baseline: another pgha binary (e.g. an earlier commit's), run alternately with PATH in the same runs")
                 return
             default: throw TransportBench.Failure(description: "unknown argument \(argument)")
             }
@@ -45,24 +48,37 @@ enum PlanBench {
         }
         let probes = try await roundTrips(zip(endpoints, scripts).map { ($0, "bash -s", $1) }, runs: runs)
 
-        // pgha plan as a user runs it (process start included).
-        var walls: [Duration] = []
+        // pgha plan as a user runs it (process start included); with a baseline, the two
+        // binaries alternate run by run, so both see the same moments of the machine.
+        var walls: [Duration] = [], baseWalls: [Duration] = []
         var tripsLine = "?", changes = "?"
-        for _ in 0..<runs {
+        func timed(_ binary: String) throws -> Duration {
             let started = ContinuousClock.now
-            let (status, output) = try runProcess(pgha, ["plan", spec, "-i", inventory], environment: env)
-            walls.append(ContinuousClock.now - started)
-            guard status == 0 || status == 2 else { throw TransportBench.Failure(description: "pgha plan exited \(status): \(output)") }
+            let (status, output) = try runProcess(binary, ["plan", spec, "-i", inventory], environment: env)
+            let wall = ContinuousClock.now - started
+            guard status == 0 || status == 2 else { throw TransportBench.Failure(description: "\(binary) plan exited \(status): \(output)") }
             changes = status == 0 ? "no changes" : "changes pending"
             if let match = output.range(of: #"\d+ round trips? per host"#, options: .regularExpression) { tripsLine = String(output[match]) }
+            return wall
+        }
+        for _ in 0..<runs {
+            if let baseline { baseWalls.append(try timed(baseline)) }
+            walls.append(try timed(pgha))
         }
         let floorMedian = TransportBench.median(floor), probesMedian = TransportBench.median(probes)
         let pghaMedian = TransportBench.median(walls)
         func ratio(_ a: Duration, _ b: Duration) -> String { String(format: "%.2f", seconds(a) / seconds(b)) }
+        func spread(_ samples: [Duration]) -> String {
+            "(p10 \(TransportBench.ms(TransportBench.percentile(samples, 10))), p90 \(TransportBench.ms(TransportBench.percentile(samples, 90))))"
+        }
         print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; \(nodes) test-bed hosts; median of \(runs) runs")
-        print("floor: fresh libssh2 connections in parallel, 1 round trip per host running `true`:   \(TransportBench.ms(floorMedian).leftPad(9))")
-        print("floor: the same, running pgha's own fact script (the probes' cost on the hosts):   \(TransportBench.ms(probesMedian).leftPad(9))")
-        print("pgha plan (\(changes); facts: \(tripsLine); process start included):          \(TransportBench.ms(pghaMedian).leftPad(9))  = \(ratio(pghaMedian, floorMedian))× the first floor, \(ratio(pghaMedian, probesMedian))× the second")
+        print("floor: fresh libssh2 connections in parallel, 1 round trip per host running `true`:   \(TransportBench.ms(floorMedian).leftPad(9)) \(spread(floor))")
+        print("floor: the same, running pgha's own fact script (the probes' cost on the hosts):   \(TransportBench.ms(probesMedian).leftPad(9)) \(spread(probes))")
+        print("pgha plan (\(changes); facts: \(tripsLine); process start included):          \(TransportBench.ms(pghaMedian).leftPad(9)) \(spread(walls))  = \(ratio(pghaMedian, floorMedian))× the first floor, \(ratio(pghaMedian, probesMedian))× the second")
+        if let baseline {
+            let baseMedian = TransportBench.median(baseWalls)
+            print("baseline \(baseline) plan, alternating with it:   \(TransportBench.ms(baseMedian).leftPad(9)) \(spread(baseWalls))  = \(ratio(baseMedian, floorMedian))× the first floor; pgha / baseline = \(ratio(pghaMedian, baseMedian))")
+        }
     }
 
     /// Wall time, per run, of fresh connections to every host in parallel, each running its one
