@@ -125,7 +125,9 @@ public struct Executor: Sendable {
                         }
                         let outcome: Outcome
                         let start = Date()
-                        if let blocked {
+                        if Task.isCancelled {
+                            outcome = .skipped("interrupted before it started")
+                        } else if let blocked {
                             outcome = .skipped("\(blocked) did not succeed")
                         } else {
                             report(.started(host: host, step: step.name))
@@ -161,7 +163,9 @@ public struct Executor: Sendable {
             }
             return .changed(change)
         } catch let failure as StepFailure {
-            return .failed(failure.message)
+            return .failed(Task.isCancelled ? "interrupted: \(failure.message)" : failure.message)
+        } catch is CancellationError {
+            return .failed("interrupted while it ran (its commands on the host are stopped)")
         } catch {
             return .failed("\(error)")
         }

@@ -7,9 +7,19 @@ import PghaSpec
 /// keeping it this small lets steps be tested against any of them.
 public protocol HostConnection: Sendable {
     var name: String { get }
-    /// Runs shell text built by PghaShell (values quoted by its one quoting function).
+    /// Runs shell text built by PghaShell (values quoted by its one quoting function), within
+    /// the connection's usual time limit (600 s).
     func run(_ command: Shell, stdin: Data?) async throws -> CommandResult
+    /// The same within `timeLimit`: long work (a clone, initdb of a big cluster) has its own.
+    func run(_ command: Shell, stdin: Data?, timeLimit: Duration) async throws -> CommandResult
     func upload(_ bytes: Data, to path: String, mode: UInt32, owner: String, group: String) async throws
+}
+
+extension HostConnection {
+    /// Connections without time limits of their own (tests) run it as any other command.
+    public func run(_ command: Shell, stdin: Data?, timeLimit: Duration) async throws -> CommandResult {
+        try await run(command, stdin: stdin)
+    }
 }
 
 extension HostConnection {
@@ -74,8 +84,10 @@ extension Step {
 
     /// Runs a command and turns a failure into a StepFailure naming the command.
     public func run(_ command: Shell, stdin: Data? = nil, on connection: HostConnection,
-                    display: String? = nil) async throws -> CommandResult {
-        let result = try await connection.run(command, stdin: stdin)
+                    display: String? = nil, timeLimit: Duration? = nil) async throws -> CommandResult {
+        let result: CommandResult
+        if let timeLimit { result = try await connection.run(command, stdin: stdin, timeLimit: timeLimit) }
+        else { result = try await connection.run(command, stdin: stdin) }
         guard result.succeeded else {
             let how = result.signal.map { "was killed by SIG\($0)" } ?? "exited \(result.status)"
             let said = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -86,8 +98,9 @@ extension Step {
     }
 
     /// Runs one program (argv, run-as user, stdin), as above.
-    public func run(_ command: Command, on connection: HostConnection, display: String? = nil) async throws -> CommandResult {
-        try await run(command.shell, stdin: command.stdin, on: connection, display: display)
+    public func run(_ command: Command, on connection: HostConnection, display: String? = nil,
+                    timeLimit: Duration? = nil) async throws -> CommandResult {
+        try await run(command.shell, stdin: command.stdin, on: connection, display: display, timeLimit: timeLimit)
     }
 }
 

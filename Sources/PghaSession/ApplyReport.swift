@@ -23,6 +23,9 @@ public struct ApplyReport: Codable, Sendable {
     public var hosts: [HostSummary]
     public var ok: Bool
     public var seconds: Double
+    /// Stopped by Ctrl-C or SIGTERM; `stoppedCommands` process groups were signalled on the hosts.
+    public var interrupted = false
+    public var stoppedCommands = 0
 
     public init(plan: LivePlan, steps: [StepRecord], hosts: [HostSummary], ok: Bool, seconds: Double) {
         self.plan = plan
@@ -62,6 +65,12 @@ public struct ApplyReport: Codable, Sendable {
         }
         for step in steps where step.outcome == "failed" {
             out += "error: \(step.host): \(step.step): \(step.message ?? "")\n"
+        }
+        if interrupted {
+            let done = steps.filter { $0.outcome == "changed" || $0.outcome == "unchanged" }.count
+            out += String(format: "Apply INTERRUPTED after %.1f s: %d steps done, %d not (stopped %d running command%@ on the hosts). Re-run to continue from the hosts' state.\n",
+                          seconds, done, steps.count - done, stoppedCommands, stoppedCommands == 1 ? "" : "s")
+            return out
         }
         out += String(format: "Apply %@ in %.1f s.\n", ok ? "complete" : "FAILED", seconds)
         return out

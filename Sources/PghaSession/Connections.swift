@@ -11,17 +11,26 @@ public struct TransportConnection: HostConnection {
     let counter: RoundTrips
     /// Redacted from what commands print on stderr: that text ends up in errors and reports.
     let secrets: [String]
+    /// An apply's run id: each command records its process group (RunCommands), so an
+    /// interruption can stop what still runs.
+    let run: String?
     public var name: String { transport.host }
 
-    public init(transport: any Transport, counter: RoundTrips, secrets: [String]) {
+    public init(transport: any Transport, counter: RoundTrips, secrets: [String], run: String? = nil) {
         self.transport = transport
         self.counter = counter
         self.secrets = secrets.filter { !$0.isEmpty }
+        self.run = run
     }
 
     public func run(_ command: Shell, stdin: Data?) async throws -> CommandResult {
+        try await run(command, stdin: stdin, timeLimit: .seconds(600))
+    }
+
+    public func run(_ command: Shell, stdin: Data?, timeLimit: Duration) async throws -> CommandResult {
         counter.add(name)
-        let result = try await transport.exec(command.text, stdin: stdin, timeout: .seconds(600))
+        let text = run.map { RunCommands.recording($0).text + command.text } ?? command.text
+        let result = try await transport.exec(text, stdin: stdin, timeout: timeLimit)
         return CommandResult(stdout: result.stdoutText, stderr: redact(result.stderrText), status: result.exitStatus, signal: result.exitSignal)
     }
 
@@ -50,7 +59,7 @@ public typealias SessionLog = @Sendable (String) -> Void
 /// One connection per host, opened in parallel; every failure is reported (SessionFailure), then
 /// the run stops. With a `log`, every command is logged by the transport with the secrets redacted.
 public func connect(_ spec: ClusterSpec, _ inventory: Inventory, log: SessionLog?, secrets: [String],
-                    counter: RoundTrips) async throws -> [String: any HostConnection] {
+                    counter: RoundTrips, run: String? = nil) async throws -> [String: any HostConnection] {
     var problems: [String] = []
     var connections: [String: any HostConnection] = [:]
     let commandLog = log.map { log in CommandLog(secrets: secrets) { host, line in log("\(host)$ \(line)") } }
@@ -74,7 +83,7 @@ public func connect(_ spec: ClusterSpec, _ inventory: Inventory, log: SessionLog
         }
         for await (name, result) in group {
             switch result {
-            case .success(let transport): connections[name] = TransportConnection(transport: transport, counter: counter, secrets: secrets)
+            case .success(let transport): connections[name] = TransportConnection(transport: transport, counter: counter, secrets: secrets, run: run)
             case .failure(let error): problems.append("error: \(error)")
             }
         }

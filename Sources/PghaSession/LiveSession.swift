@@ -45,14 +45,15 @@ public struct LiveSession: Sendable {
         }
         let counter = RoundTrips()
         let connectStart = Date()
+        let runID = runID ?? BootstrapContext.newRunID()
+        guard RunCommands.isRunID(runID) else { throw SessionFailure(["error: '\(runID)' is not a run id of pgha's (YYYYMMDD-HHMMSS)"]) }
         let connections = try await (connect ?? { spec, inventory, secrets, counter in
-            try await PghaSession.connect(spec, inventory, log: log, secrets: secrets, counter: counter)
+            try await PghaSession.connect(spec, inventory, log: log, secrets: secrets, counter: counter, run: lockForApply ? runID : nil)
         })(spec, inventory, [replication, hacluster], counter)
         log?("connected to \(connections.count) hosts in \(seconds(since: connectStart))")
         // The facts, and in the same round trip what each host is: its pcs decides the dialect.
         // Steps are built for the named dialect (or 0.11); when the hosts' pcs says otherwise,
         // they are built again and the facts read once more (a second round trip).
-        let runID = runID ?? BootstrapContext.newRunID()
         func build(_ dialect: ClusterSpec.PcsDialect) throws -> [any Step] {
             loaded.dialect = dialect
             let files = try loaded.render(secrets: true)
@@ -140,8 +141,29 @@ public struct LiveSession: Sendable {
     /// Releases the lock (if this session holds one) and closes every connection.
     public func close() async {
         lease?.cancel()
+        if lock != nil {
+            await withTaskGroup(of: Void.self) { group in
+                for connection in connections.values { group.addTask { _ = try? await connection.run(RunCommands.forget(runID), stdin: nil) } }
+            }
+        }
         await lock?.release()
         await closeAll(connections)
+    }
+
+    /// After an interruption: stops this run's commands still running on every host. Returns
+    /// per host how many process groups were signalled.
+    public func stopRemoteCommands() async -> [String: Int] {
+        await withTaskGroup(of: (String, Int).self) { group in
+            for (host, connection) in connections {
+                group.addTask {
+                    let out = (try? await connection.run(RunCommands.stop(runID), stdin: nil).stdout) ?? ""
+                    return (host, Int(out.split(separator: "=").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0)
+                }
+            }
+            var all: [String: Int] = [:]
+            for await (host, n) in group { all[host] = n }
+            return all
+        }
     }
 }
 

@@ -88,9 +88,24 @@ struct Apply: AsyncParsableCommand {
         }
         let applyStart = Date()
         let progress = Progress(live: format == .text)
-        let outcomes = await session.executor.apply { event in progress.show(event) }
-        let report = ApplyReport.make(plan: plan, outcomes: outcomes, steps: session.steps, spec: spec,
+        // The first Ctrl-C (or SIGTERM) stops starting steps and cancels the running ones; the
+        // second ends pgha at once (the next apply takes over its lock and stops what it left).
+        let executor = session.executor
+        let work = Task { await executor.apply { event in progress.show(event) } }
+        let interrupts = Interrupts {
+            log("\ninterrupted: stopping the running steps and starting no more (again to quit at once)")
+            work.cancel()
+        }
+        let outcomes = await work.value
+        interrupts.remove()
+        var report = ApplyReport.make(plan: plan, outcomes: outcomes, steps: session.steps, spec: spec,
                                       records: progress.records, seconds: Date().timeIntervalSince(applyStart))
+        if interrupts.fired {
+            let stopped = await session.stopRemoteCommands()
+            report.interrupted = true
+            report.ok = false
+            report.stoppedCommands = stopped.values.reduce(0, +)
+        }
         let status = report.ok ? await session.clusterStatus() : nil
         await session.close()
         if format == .json { printJSON(report) } else { print(report.text(), terminator: ""); if let status { print(status) } }
@@ -121,5 +136,36 @@ final class Progress: @unchecked Sendable {
         }
         print(line)
         fflush(stdout)
+    }
+}
+
+/// SIGINT and SIGTERM while steps run: the first calls `first`, the second exits at once.
+final class Interrupts: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    private var sources: [DispatchSourceSignal] = []
+
+    init(_ first: @escaping @Sendable () -> Void) {
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [self] in
+                lock.lock()
+                count += 1
+                let n = count
+                lock.unlock()
+                if n == 1 { first() } else { log("interrupted twice: quitting now"); exit(130) }
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    var fired: Bool { lock.lock(); defer { lock.unlock() }; return count > 0 }
+
+    func remove() {
+        for source in sources { source.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
     }
 }

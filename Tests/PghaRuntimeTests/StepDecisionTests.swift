@@ -112,6 +112,12 @@ final class StepDecisionTests: XCTestCase {
             // …unless --rebuild names the node: then it is moved aside, shown as destructive.
             ("node1/initdb", .converged, ["pg.datadir": "entries=3"], ["node1"], .change(.destructive, "aside to /var/lib/postgresql/15/pgha.pgha-old-20261202-000000")),
             ("node2/basebackup", .converged, [:], ["node2"], .refused("take it out first (pcs cluster stop node2)")),
+            // A clone is finished when pg_basebackup wrote backup_manifest, of this cluster when
+            // its system identifier is the primary's; pgha's own clone cut short is made again.
+            ("node2/basebackup", .converged, ["pg.clone-pending": "20261201-101010"], [], .change(.destructive, "the clone pgha started in run 20261201-101010 did not finish: move the partial copy aside")),
+            ("node2/basebackup", .converged, ["pg.datadir": "entries=21\n15"], [], .refused("holds a PostgreSQL cluster that is not a finished clone (no backup_manifest")),
+            ("node2/basebackup", .converged, ["pg.system-identifier": "7311111111111111111", "pg.primary-system-identifier": "7322222222222222222"], [],
+             .refused("holds another cluster's data (system identifier 7311111111111111111; the primary's is 7322222222222222222)")),
             ("node2/basebackup", .converged, ["cluster.managed": "no"], ["node2"], .change(.destructive, "pg_basebackup from node1 (--rebuild node2)")),
             ("node2/directories", .converged,
              ["directories": "/var/lib/postgresql/15/pgha 755 root root directory\n/var/lib/postgresql/15/archive 700 postgres postgres directory\n/var/lib/postgresql/15/pgsql-tmp 700 postgres postgres directory\n/var/lib/postgresql 755 postgres postgres directory"],

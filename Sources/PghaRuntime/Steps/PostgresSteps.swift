@@ -17,11 +17,13 @@ public struct ServerProbes: Sendable {
     var pg: ClusterSpec.PostgreSQL { spec.postgresql }
     var tools: PostgresTools { pg.tools }
 
-    /// The data directory: absent, its entry count, and PG_VERSION when it has one.
+    /// The data directory: absent, its entry count, PG_VERSION when it has one, and whether
+    /// pg_basebackup finished writing it (backup_manifest, PostgreSQL 13+: written last).
     public struct DataDirectory: Equatable, Sendable {
         public var exists: Bool
         public var entries: Int
         public var version: String?
+        public var hasManifest = false
         /// Absent or empty: initdb and pg_basebackup may write into it.
         public var isEmpty: Bool { !exists || entries == 0 }
         /// Holds a PostgreSQL cluster (PG_VERSION is there).
@@ -40,11 +42,12 @@ public struct ServerProbes: Sendable {
 
     public var dataDirectory: Probe<DataDirectory> {
         let dir = pg.dataDir
-        return Probe("pg.datadir", "if [ -d \(dir) ]; then echo \"entries=$(ls -A \(dir) | wc -l)\"; cat \(dir + "/PG_VERSION") 2>/dev/null; else echo absent; fi") { text in
+        return Probe("pg.datadir", "if [ -d \(dir) ]; then echo \"entries=$(ls -A \(dir) | wc -l)\"; cat \(dir + "/PG_VERSION") 2>/dev/null; [ -f \(dir + "/backup_manifest") ] && echo manifest=yes; else echo absent; fi") { text in
             let lines = text.split(separator: "\n").map(String.init)
             guard let first = lines.first, first != "absent" else { return DataDirectory(exists: false, entries: 0, version: nil) }
             let entries = Int(first.hasPrefix("entries=") ? String(first.dropFirst(8)).trimmingCharacters(in: .whitespaces) : "") ?? 0
-            return DataDirectory(exists: true, entries: entries, version: lines.count >= 2 ? lines[1] : nil)
+            let version = lines.dropFirst().first { $0.first?.isNumber == true }
+            return DataDirectory(exists: true, entries: entries, version: version, hasManifest: lines.contains("manifest=yes"))
         }
     }
 
@@ -57,6 +60,33 @@ public struct ServerProbes: Sendable {
     /// descriptors: its parent belongs to the PostgreSQL user).
     public var moveAside: Command {
         SafePaths.moveAside(pg.dataDir, to: aside, owner: pg.osUser.name, group: pg.osUser.group)
+    }
+
+    /// Where pgha notes a clone it started (root's): present after a clone that did not finish.
+    public static let cloneNote = "/var/lib/pgha/basebackup.pending"
+    /// The run id of a clone pgha started here and that did not finish, or nil.
+    public var clonePending: Probe<String?> {
+        Probe("pg.clone-pending", "cat \(Self.cloneNote) 2>/dev/null; true") { text in
+            let run = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            return run.isEmpty ? nil : run
+        }
+    }
+
+    /// The data directory's system identifier (pg_controldata, as root: it only reads pg_control).
+    public var systemIdentifier: Probe<String?> {
+        let control = pg.dataDir + "/global/pg_control"
+        return Probe("pg.system-identifier", "[ -f \(control) ] && \(tools.tool("pg_controldata", ["-D", pg.dataDir], asUser: false)) | sed -n 's/^Database system identifier: *//p'") { text in
+            text.isEmpty ? nil : text
+        }
+    }
+
+    /// The system identifier of the primary behind the rw VIP (IDENTIFY_SYSTEM over a
+    /// replication connection, as the PostgreSQL user with its .pgpass), or nil when it does not answer.
+    public var primarySystemIdentifier: Probe<String?> {
+        let conninfo = "host=\(spec.vips.readWrite.ip) port=\(pg.port) user=\(spec.replication.user) dbname=replication replication=true connect_timeout=2"
+        return Probe("pg.primary-system-identifier", "\(tools.tool("psql", ["-X", "-At", "-d", conninfo, "-c", "IDENTIFY_SYSTEM"])) 2>/dev/null | cut -d'|' -f1") { text in
+            text.isEmpty ? nil : text
+        }
     }
 
     /// One value of SharedFacts.pg (`key`: a word of pgha's).
@@ -106,7 +136,7 @@ public struct InitdbStep: Step {
         if rebuild && !facts[probes.dataDirectory].isEmpty {
             _ = try await run(probes.moveAside, on: connection, display: "move \(pg.dataDir) aside to \(probes.aside)")
         }
-        _ = try await run("\(pg.tools.tool("initdb", ["-D", pg.dataDir] + pg.initdbOptions)) >/dev/null", on: connection)
+        _ = try await run("\(pg.tools.tool("initdb", ["-D", pg.dataDir] + pg.initdbOptions)) >/dev/null", on: connection, timeLimit: .seconds(3600))
     }
 }
 
@@ -145,11 +175,19 @@ public struct BasebackupStep: Step {
     public func probe(_ script: inout FactScript) {
         script.add(probes.managed)
         script.add(probes.dataDirectory)
+        script.add(probes.clonePending)
+        script.add(probes.systemIdentifier)
+        script.add(probes.primarySystemIdentifier)
         if rebuild {
             script.add(probes.rebuilt)
             script.add(rwVIPAnswers)
         }
     }
+
+    /// pg_basebackup writes backup_manifest last (PostgreSQL 13+); older versions have none.
+    var hasManifests: Bool { pg.version >= 13 }
+    /// A clone is bounded by its size, not by pgha's usual 600 s per command.
+    static let timeLimit: Duration = .seconds(12 * 3600)
 
     public func decide(_ facts: Facts) throws -> Change? {
         let dir = facts[probes.dataDirectory]
@@ -161,21 +199,40 @@ public struct BasebackupStep: Step {
             let from = facts[rwVIPAnswers] ? "the current primary (rw VIP \(rwVIP))" : spec.primary
             return Change(.destructive, "move \(pg.dataDir) aside to \(probes.aside), then pg_basebackup from \(from) (--rebuild \(host))")
         }
-        if dir.isInitialised { return nil }
+        if let run = facts[probes.clonePending] {
+            // pgha's own clone, cut short (a killed apply, a lost connection): kept, and made again.
+            return Change(.destructive, "the clone pgha started in run \(run) did not finish: move the partial copy aside to \(probes.aside), then pg_basebackup from \(spec.primary) again")
+        }
+        if dir.isInitialised && (dir.hasManifest || !hasManifests) {
+            if let mine = facts[probes.systemIdentifier], let primary = facts[probes.primarySystemIdentifier], mine != primary {
+                throw fail("\(pg.dataDir) holds another cluster's data (system identifier \(mine); the primary's is \(primary)); pgha never starts it as a standby. Check it, then name this node with --rebuild \(host) (the old directory is kept, renamed)")
+            }
+            return nil
+        }
+        if dir.isInitialised {
+            throw fail("\(pg.dataDir) holds a PostgreSQL cluster that is not a finished clone (no backup_manifest: a pg_basebackup cut short, or another cluster's directory); pgha never starts it as a standby. Check it, then name this node with --rebuild \(host) to clone it again (the old directory is kept, renamed)")
+        }
         throw fail("\(pg.dataDir) is not empty; pgha never clones over existing files. Check it, then name this node with --rebuild \(host) to replace it (the old directory is kept, renamed)")
     }
 
     public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
         var from = primaryAddress
-        if rebuild && !facts[probes.dataDirectory].isEmpty {
-            if facts[rwVIPAnswers] { from = rwVIP }
+        let partial = facts[probes.clonePending] != nil
+        if (rebuild || partial) && !facts[probes.dataDirectory].isEmpty {
+            if rebuild && facts[rwVIPAnswers] { from = rwVIP }
             _ = try await run("\(pg.tools.pgCtl("stop", ["-m", "fast", "-w", "-t", "60"])) >/dev/null 2>&1; true", on: connection)
-            // The agent's lock says "my data may be newer than the standbys'": not true of a fresh clone.
             _ = try await run(probes.moveAside, on: connection, display: "move \(pg.dataDir) aside to \(probes.aside)")
             if let tmp = spec.pacemaker.tmpdir { _ = try await run(SafePaths.remove(tmp + "/PGSQL.lock"), on: connection, display: "rm \(tmp)/PGSQL.lock") }
         }
+        // The note says "a clone of this run is under way" until pg_basebackup exits 0.
+        let note = ServerProbes.cloneNote
+        _ = try await run(SafePaths.directory((note as NSString).deletingLastPathComponent, mode: 0o700, owner: "root", group: "root"), on: connection,
+                          display: "mkdir /var/lib/pgha")
+        _ = try await run(SafePaths.write(note, Data((probes.runID + "\n").utf8), mode: 0o600, owner: "root", group: "root"), on: connection,
+                          display: "note the clone in \(note)")
         _ = try await run(pg.tools.tool("pg_basebackup", ["-h", from, "-p", String(pg.port), "-U", spec.replication.user,
-                                                         "-D", pg.dataDir, "-X", "stream", "-c", "fast", "-w"]), on: connection)
+                                                         "-D", pg.dataDir, "-X", "stream", "-c", "fast", "-w"]), on: connection, timeLimit: Self.timeLimit)
+        _ = try await run(SafePaths.remove(note), on: connection, display: "rm \(note)")
     }
 }
 
