@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import PghaRender
 import PghaShell
 import PghaSpec
@@ -14,19 +17,22 @@ public struct ClusterConfigStep: Step {
     public var dialect: ClusterSpec.PcsDialect
     /// The rendered cluster/pcs-resources.sh.
     public var createScript: String
+    /// Names pgha's hold of sync standbys during the first configuration.
+    public var runID: String
 
     public static let probeName = "cluster.configuration"
     static let createPath = "/root/pgha-pcs-resources.sh"
     static let repairPath = "/root/pgha-cib-repair.sh"
 
     public init(host: String, name: String = "cib-push", dependsOn: [String] = [], spec: ClusterSpec,
-                dialect: ClusterSpec.PcsDialect, createScript: String) {
+                dialect: ClusterSpec.PcsDialect, createScript: String, runID: String = "") {
         self.host = host
         self.name = name
         self.dependsOn = dependsOn
         self.spec = spec
         self.dialect = dialect
         self.createScript = createScript
+        self.runID = runID
     }
 
     public var summary: String {
@@ -78,11 +84,43 @@ public struct ClusterConfigStep: Step {
         guard let live = try live(facts), live.holdsAnyResource(of: desired) else {
             return Change(.create, "configure the resources, groups and constraints (one cib-push)")
         }
+        let held = Self.heldNodes(facts[Self.probeName] ?? "")
         let differences = ClusterConfig.compare(desired: desired, live: live)
-        guard !differences.isEmpty else { return nil }
-        let count = differences.count == 1 ? "1 difference" : "\(differences.count) differences"
-        return Change(.update, "repair \(count) in the cluster configuration (one cib-push)",
-                      diff: differences.map(\.description).joined(separator: "\n"))
+        guard !differences.isEmpty || !held.isEmpty else { return nil }
+        var parts: [String] = []
+        if !held.isEmpty {
+            parts.append("release \(held.map(\.node).joined(separator: ", ")) from the standby mode an interrupted first configuration (run \(Set(held.map(\.run)).sorted().joined(separator: ", "))) left them in")
+        }
+        if !differences.isEmpty {
+            let count = differences.count == 1 ? "1 difference" : "\(differences.count) differences"
+            parts.append("repair \(count) in the cluster configuration (one cib-push)")
+        }
+        return Change(.update, parts.joined(separator: "; "),
+                      diff: differences.isEmpty ? nil : differences.map(\.description).joined(separator: "\n"))
+    }
+
+    /// The node attribute that marks pgha's hold of a sync standby (its value: the run id).
+    static let holdAttribute = "pgha-held"
+
+    /// Nodes pgha put in standby mode for a first sync configuration and did not release.
+    static func heldNodes(_ xml: String) -> [(node: String, run: String)] {
+        guard xml.contains(holdAttribute), let document = try? XMLDocument(xmlString: xml, options: []),
+              let nodes = try? document.nodes(forXPath: "//nodes/node") else { return [] }
+        return nodes.compactMap { node -> (String, String)? in
+            guard let element = node as? XMLElement, let name = element.attribute(forName: "uname")?.stringValue,
+                  let pair = (try? element.nodes(forXPath: "instance_attributes/nvpair[@name='\(holdAttribute)']"))?.first as? XMLElement,
+                  let run = pair.attribute(forName: "value")?.stringValue else { return nil }
+            return (name, run)
+        }
+    }
+
+    func hold(_ nodes: [String], _ on: Bool, run: String) -> Shell {
+        Shell.all(nodes.flatMap { node in
+            on ? [Command("crm_attribute", "--node", node, "--name", Self.holdAttribute, "--update", run).shell,
+                  Command("crm_attribute", "--node", node, "--name", "standby", "--update", "on").shell]
+               : [Command("crm_attribute", "--node", node, "--name", "standby", "--delete").shell,
+                  Command("crm_attribute", "--node", node, "--name", Self.holdAttribute, "--delete").shell]
+        })
     }
 
     public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
@@ -90,6 +128,10 @@ public struct ClusterConfigStep: Step {
         guard let live = try live(facts), live.holdsAnyResource(of: desired) else {
             try await create(on: connection)
             return
+        }
+        let held = Self.heldNodes(facts[Self.probeName] ?? "").map(\.node)
+        if !held.isEmpty {
+            _ = try await run(hold(held, false, run: runID), on: connection, display: "release \(held.joined(separator: ", ")) from standby")
         }
         let script: String?
         do { script = try ClusterConfigRepair(spec: spec, dialect: dialect).script(live: live) } catch { throw fail("\(error)") }
@@ -105,9 +147,8 @@ public struct ClusterConfigStep: Step {
     func create(on connection: HostConnection) async throws {
         let standbys = spec.standbys.map(\.name)
         let pin = spec.replication.mode == .sync && !standbys.isEmpty
-        func standby(_ on: Bool) -> Shell {
-            Shell.all(standbys.map { Command(["crm_attribute", "--node", $0, "--name", "standby"] + (on ? ["--update", "on"] : ["--delete"])).shell })
-        }
+        // Marked as pgha's hold, so that a re-run after an interruption releases them (decide).
+        func standby(_ on: Bool) -> Shell { hold(standbys, on, run: runID) }
         if pin { _ = try await run(standby(true), on: connection, display: "hold \(standbys.joined(separator: ", ")) in standby until \(spec.primary) is promoted") }
         try await connection.upload(Data(createScript.utf8), to: Self.createPath, mode: 0o700, owner: "root", group: "root")
         _ = try await run(Command("bash", Self.createPath), on: connection)

@@ -124,7 +124,8 @@ extension StepCatalog {
         b.add(ClusterStartStep(host: primary, spec: spec))
         // First time: the rendered script; afterwards: drift against the live CIB, repaired in one push.
         let script = try c.file(nil, template: "pcs-resources.sh.stencil")
-        b.add(ClusterConfigStep(host: primary, spec: spec, dialect: c.dialect, createScript: script.content), after: stopped + agentFix)
+        b.add(ClusterConfigStep(host: primary, spec: spec, dialect: c.dialect, createScript: script.content, runID: c.runID),
+              after: stopped + agentFix)
         b.add(VerifyStep(host: primary, spec: spec, dialect: c.dialect))
         return try b.build()
     }

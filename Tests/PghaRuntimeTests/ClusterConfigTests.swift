@@ -325,6 +325,17 @@ final class ClusterConfigTests: XCTestCase {
         XCTAssertEqual(try step.decide(Facts([ClusterConfigStep.probeName: empty]))?.action, .create)
         XCTAssertNil(try step.decide(Facts([ClusterConfigStep.probeName: try fixture("converged")])))
         XCTAssertNil(try step.decide(Facts([ClusterConfigStep.probeName: try fixture("foreign")])))
+        // Sync standbys held by a first configuration that was interrupted: released on a re-run.
+        let held = try fixture("converged").replacingOccurrences(of: "<node id=\"2\" uname=\"node2\"/>", with: """
+            <node id="2" uname="node2"><instance_attributes id="nodes-2"><nvpair id="nodes-2-pgha-held" name="pgha-held" value="20261202-101010"/><nvpair id="nodes-2-standby" name="standby" value="on"/></instance_attributes></node>
+            """)
+        XCTAssertEqual(try step.decide(Facts([ClusterConfigStep.probeName: held]))?.summary,
+                       "release node2 from the standby mode an interrupted first configuration (run 20261202-101010) left them in")
+        // A node an operator put in standby (no mark of pgha's) is theirs.
+        let operators = try fixture("converged").replacingOccurrences(of: "<node id=\"2\" uname=\"node2\"/>", with: """
+            <node id="2" uname="node2"><instance_attributes id="nodes-2"><nvpair id="nodes-2-standby" name="standby" value="on"/></instance_attributes></node>
+            """)
+        XCTAssertNil(try step.decide(Facts([ClusterConfigStep.probeName: operators])))
 
         let change = try XCTUnwrap(try step.decide(Facts([ClusterConfigStep.probeName: try fixture("drifted-foreign")])))
         XCTAssertEqual(change.action, .update)
