@@ -43,6 +43,11 @@ public struct LiveSession: Sendable {
         } catch {
             throw DiagnosticsError([Diagnostic(file: inputs.spec, line: 0, column: 0, message: "\(error)")])
         }
+        for reference in [spec.replication.password, spec.pacemaker.haclusterPassword] {
+            if let warning = reference.exposure {
+                loaded.warnings.append(Diagnostic(file: inputs.spec, line: 0, column: 0, severity: .warning, message: warning))
+            }
+        }
         let counter = RoundTrips()
         let connectStart = Date()
         let runID = runID ?? BootstrapContext.newRunID()

@@ -38,6 +38,14 @@ public enum SecretRef: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A warning when the secret's file can be read by its group or by others, else nil.
+    public var exposure: String? {
+        guard case .file(let path) = self,
+              let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int,
+              mode & 0o077 != 0 else { return nil }
+        return "secret file \(path) has mode \(String(mode, radix: 8)): its group or others can read it; chmod 600 \(path)"
+    }
+
     func refuseLineBreaks(_ value: String) throws {
         let names: [(Unicode.Scalar, String)] = [("\n", "a newline"), ("\r", "a carriage return"), ("\0", "a NUL byte")]
         guard let (_, found) = names.first(where: { value.unicodeScalars.contains($0.0) }) else { return }

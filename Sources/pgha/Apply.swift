@@ -47,6 +47,7 @@ struct Apply: AsyncParsableCommand {
         }
         let session = try await cli { try await LiveSession.open(inputs, rebuild: rebuild, log: verbose ? log : nil, runID: saved?.runId,
                                                                     lockForApply: true, breakLock: breakLock) }
+        report(session.loaded.warnings)
         for note in session.lockNotes where !verbose { log("note: \(note)") }
         let spec = session.loaded.spec
         let plan = session.plan()

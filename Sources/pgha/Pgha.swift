@@ -171,6 +171,7 @@ struct Plan: AsyncParsableCommand {
         let started = Date()
         signal(SIGPIPE, SIG_IGN)
         let session = try await cli { try await LiveSession.open(inputs.session, rebuild: rebuild, log: verbose ? log : nil) }
+        report(session.loaded.warnings)
         let plan = session.plan()
         await session.close()
         let trips = session.counter.perHost.values

@@ -240,3 +240,16 @@ final class ApplyLockTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))
     }
 }
+
+final class SecretExposureTests: XCTestCase {
+    func testASecretFileOthersCanReadWarns() throws {
+        let path = NSTemporaryDirectory() + "pgha-secret-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data("s\n".utf8).write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o644)
+        XCTAssertEqual(SecretRef.file(path).exposure, "secret file \(path) has mode 644: its group or others can read it; chmod 600 \(path)")
+        chmod(path, 0o600)
+        XCTAssertNil(SecretRef.file(path).exposure)
+        XCTAssertNil(SecretRef.env("X").exposure)
+    }
+}
