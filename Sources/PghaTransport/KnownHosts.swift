@@ -35,31 +35,45 @@ struct KnownHostsFile {
         case changed(lines: [Int])
         /// Not recorded; `otherAlgorithms` lists keys of other types recorded for the host.
         case unknown(otherAlgorithms: [String])
+        /// The key is marked `@revoked` on this line: never accepted, whatever else the file says.
+        case revoked(line: Int)
+        /// libssh2 could not check (not "not found"): an error, never recorded as new.
+        case checkFailed
     }
 
     let path: String
     let exists: Bool
     /// (line number, text) of every entry line.
     let entries: [(Int, String)]
+    /// (line number, key type, base64 key) of every `@revoked` line.
+    let revoked: [(Int, String, String)]
 
     init(path: String) throws {
         self.path = path
         guard FileManager.default.fileExists(atPath: path) else {
             exists = false
             entries = []
+            revoked = []
             return
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TransportError(host: "known_hosts", kind: .connect, "cannot read \(path); check its permissions")
         }
         exists = true
-        var entries: [(Int, String)] = []
+        var entries: [(Int, String)] = [], revoked: [(Int, String, String)] = []
         for (index, raw) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("@revoked") {
+                // `@revoked HOSTS TYPE KEY [comment]`: that key is refused for every host.
+                let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+                if fields.count >= 4 { revoked.append((index + 1, fields[2], fields[3])) }
+                continue
+            }
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix("@") { continue }
             entries.append((index + 1, line))
         }
         self.entries = entries
+        self.revoked = revoked
     }
 
     /// Runs `body` with a libssh2 collection holding the given entry lines.
@@ -89,7 +103,9 @@ struct KnownHostsFile {
     }
 
     func verdict(session: OpaquePointer, host: String, port: Int, key: [UInt8], type: HostKeyType) -> Verdict {
-        let result = withCollection(session, entries) { Self.check($0, host: host, port: port, key: key, type: type) } ?? 2
+        let encoded = Data(key).base64EncodedString()
+        if let line = revoked.first(where: { $0.1 == type.algorithm && $0.2 == encoded }) { return .revoked(line: line.0) }
+        guard let result = withCollection(session, entries, { Self.check($0, host: host, port: port, key: key, type: type) }) else { return .checkFailed }
         switch result {
         case 0: return .match
         case 1:
@@ -98,9 +114,11 @@ struct KnownHostsFile {
                 withCollection(session, [entry]) { Self.check($0, host: host, port: port, key: key, type: type) } == 1
             }.map(\.0)
             return .changed(lines: lines)
-        default:
+        case 2:   // LIBSSH2_KNOWNHOST_CHECK_NOTFOUND
             let others = recordedAlgorithms(session: session, host: host, port: port).filter { $0 != type.algorithm }
             return .unknown(otherAlgorithms: others)
+        default:  // LIBSSH2_KNOWNHOST_CHECK_FAILURE
+            return .checkFailed
         }
     }
 

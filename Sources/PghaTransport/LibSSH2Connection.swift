@@ -191,6 +191,12 @@ final class LibSSH2Connection {
             let location = lines.first.map { "\(file):\($0)" } ?? file
             throw TransportError(host: host, kind: .hostKeyChanged,
                                  "HOST KEY CHANGED for \(field): it now presents \(type.algorithm) \(fingerprint), but \(location) records a different key. Someone may be intercepting the connection, or the host was reinstalled: verify the new key out of band, then remove the old entry (ssh-keygen -R '\(field)' -f \(file)) and connect again")
+        case .revoked(let line):
+            throw TransportError(host: host, kind: .hostKeyChanged,
+                                 "the host key \(field) presented (\(type.algorithm) \(fingerprint)) is marked @revoked in \(file):\(line); pgha never accepts it. The host or its key is compromised, or was replaced: give it a new host key and record that one")
+        case .checkFailed:
+            throw TransportError(host: host, kind: .hostKeyUnknown,
+                                 "the host key of \(field) could not be checked against \(file) (libssh2 failed to compare); nothing was recorded. Check \(file) with ssh-keygen -F '\(field)' -f \(file)")
         case .unknown(let others) where !others.isEmpty:
             throw TransportError(host: host, kind: .hostKeyChanged,
                                  "\(field) presented a \(type.algorithm) host key (\(fingerprint)), but \(file) records only \(others.joined(separator: ", ")) for it and the server did not offer that type; verify the host, then update \(file)")

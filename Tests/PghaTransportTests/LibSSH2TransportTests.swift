@@ -16,6 +16,7 @@ final class LibSSH2TransportTests: XCTestCase {
     func testCancellationEndsTheWait() async throws { try await contract().cancellationEndsTheWait() }
     func testUnknownHostIsRefusedUnlessAcceptNew() async throws { try await contract().unknownHostIsRefusedUnlessAcceptNew() }
     func testChangedHostKeyIsAlwaysAnErrorNamingFileAndLine() async throws { try await contract().changedHostKeyIsAlwaysAnErrorNamingFileAndLine() }
+    func testRevokedHostKeyIsRefused() async throws { try await contract().revokedHostKeyIsRefused() }
     func testHashedAndOtherTypeEntriesAreRecognised() async throws { try await contract().hashedAndOtherTypeEntriesAreRecognised() }
     func testWrongUserAndRefusedKey() async throws { try await contract().wrongUserAndRefusedKey() }
     func testECDSAAndPassphraseKeys() async throws { try await contract().ecdsaAndPassphraseKeys() }

@@ -276,6 +276,19 @@ struct TransportContract {
         XCTAssertEqual(try String(contentsOfFile: fresh, encoding: .utf8), recorded, "a known host must not be recorded twice")
     }
 
+    /// A key marked @revoked is refused under every policy, even next to a line that records it.
+    func revokedHostKeyIsRefused() async throws {
+        let file = server.file("kh-revoked-\(kind.rawValue)")
+        try sh("cp \(server.knownHosts) \(file) && printf '@revoked * %s\\n' \"$(head -1 \(server.knownHosts) | cut -d' ' -f2-3)\" >> \(file)")
+        let lines = try sh("wc -l < \(file)").trimmingCharacters(in: .whitespacesAndNewlines)
+        for policy in [HostKeyPolicy.strict, .acceptNew] {
+            await expectError(.hostKeyChanged, ["is marked @revoked in \(file):\(lines)", "never accepts it"]) {
+                _ = try await connect(server.endpoint(knownHosts: file, policy: policy))
+            }
+        }
+        XCTAssertEqual(try sh("wc -l < \(file)").trimmingCharacters(in: .whitespacesAndNewlines), lines, "nothing recorded")
+    }
+
     func changedHostKeyIsAlwaysAnErrorNamingFileAndLine() async throws {
         let file = server.file("kh-changed-\(kind.rawValue)")
         let other = try sh("cut -d' ' -f1-2 \(server.file("other_ed25519.pub"))").trimmingCharacters(in: .whitespacesAndNewlines)
