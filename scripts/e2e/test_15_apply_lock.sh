@@ -6,7 +6,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 plan() { set +e; out=$("$pgha" plan specs/testbed.yaml -i inventory/testbed.yaml 2>&1); rc=$?; set -e; }
-apply_to() { "$pgha" apply specs/testbed.yaml -i inventory/testbed.yaml --yes > "$1" 2>&1; echo $? >> "$1"; }
+apply_to() { local rc=0; "$pgha" apply specs/testbed.yaml -i inventory/testbed.yaml --yes > "$1" 2>&1 || rc=$?; echo $rc >> "$1"; }
 plan
 [ "$rc" = 0 ] || fail "the cluster is not converged before the test: $out"
 
@@ -16,7 +16,7 @@ on node2 "systemctl disable --now pcsd >/dev/null 2>&1"
 a=$(mktemp) b=$(mktemp)
 apply_to "$a" & pa=$!
 apply_to "$b" & pb=$!
-wait $pa $pb
+wait $pa $pb || true
 rca=$(tail -1 "$a") rcb=$(tail -1 "$b")
 if [ "$rca" = 0 ] && [ "$rcb" = 1 ]; then won=$a lost=$b
 elif [ "$rca" = 1 ] && [ "$rcb" = 0 ]; then won=$b lost=$a
