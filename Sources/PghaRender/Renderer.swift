@@ -41,7 +41,7 @@ public struct RenderedFile: Equatable, Sendable {
 
 /// The templates in effect: the built-in set (a copy of templates/), overridden by name
 /// from a user's folder (`--templates DIR`).
-public struct TemplateSet {
+public struct TemplateSet: Sendable {
     public var templates: [String: StrictTemplate]
 
     public static var builtin: TemplateSet {

@@ -6,7 +6,7 @@ import Stencil
 /// bug (`archive_command = ''`). Before rendering, every variable a template names is resolved
 /// against the actual context (loop variables bound to every element they will take), and a
 /// name that does not resolve is an error at `template:line:column`.
-public struct StrictTemplate {
+public struct StrictTemplate: Sendable {
     public let name: String
     public let text: String
 

@@ -146,12 +146,13 @@ public struct LiveSession: Sendable {
     /// Releases the lock (if this session holds one) and closes every connection.
     public func close() async {
         lease?.cancel()
+        await lock?.release()
+        // Last: every command of the run records its group first, this one included.
         if lock != nil {
             await withTaskGroup(of: Void.self) { group in
                 for connection in connections.values { group.addTask { _ = try? await connection.run(RunCommands.forget(runID), stdin: nil) } }
             }
         }
-        await lock?.release()
         await closeAll(connections)
     }
 

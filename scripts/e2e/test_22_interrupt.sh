@@ -50,7 +50,7 @@ resume() {
   if [ "$kind" = INT ]; then
     grep -q "Apply INTERRUPTED after" "$log" || { cat "$log"; fail "SIGINT: no interruption report"; }
     for n in node1 node2 node3; do
-      left=$(on "$n" "pgrep -a -x 'pg_basebackup|initdb|pcs|chpasswd' ; ls /run/pgha/*.pgids 2>/dev/null; ls /run/pgha/apply.lock 2>/dev/null" || true)
+      left=$(on "$n" "ps -eo pid=,comm= | grep -wE 'pg_basebackup|initdb|pcs|chpasswd'; ls /run/pgha/*.pgids /run/pgha/apply.lock 2>/dev/null" || true)
       [ -z "$left" ] || fail "SIGINT: $n still has the run's commands or lock: $left"
     done
   fi
