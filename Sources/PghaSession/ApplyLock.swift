@@ -160,9 +160,14 @@ public struct ApplyLock: Sendable {
         }
     }
 
+    /// `action` only while the lock is this apply's: its run id, controller and pid (two applies
+    /// of one saved plan share a run id).
     func ownedThen(_ action: Shell) -> Shell {
-        let program: String = "s/^run=//p"
-        return "[ \"$(sed -n \(program) \(path) 2>/dev/null)\" = \(me.run) ] && \(action)"
+        let checks: [Shell] = [("run", me.run), ("controller", me.controller), ("pid", String(me.pid))].map { key, value in
+            let program: String = "s/^" + key + "=//p"
+            return "[ \"$(sed -n \(program) \(path) 2>/dev/null)\" = \(value) ]"
+        }
+        return Shell.all(checks + [action])
     }
 
     /// Renews the lease until the task is cancelled.

@@ -238,6 +238,10 @@ final class ApplyLockTests: XCTestCase {
         XCTAssertEqual(ApplyLock.Holder(try String(contentsOfFile: path, encoding: .utf8))?.run, "run-3", "release by another run removed the lock")
         await second.release()
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+        // Two applies of one saved plan share its run id: only the holder's own pid releases.
+        try "run=run-3\ncontroller=\(second.me.controller)\npid=1\nstarted=1\nrenewed=\(Int(Date().timeIntervalSince1970))\n".write(toFile: path, atomically: true, encoding: .utf8)
+        await second.release()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path), "another process's lock with the same run id was removed")
     }
 }
 
