@@ -11,7 +11,14 @@ public enum Outcome: Sendable {
 
 public enum ExecutionEvent: Sendable {
     case started(host: String, step: String)
+    /// How far a long step is (a clone: bytes copied of total), as it goes.
+    case progress(host: String, step: String, text: String)
     case finished(host: String, step: String, outcome: Outcome, seconds: Double)
+}
+
+/// Where a running step reports its progress (the executor sets it around `apply`).
+public enum StepProgress {
+    @TaskLocal public static var report: (@Sendable (String) -> Void)?
 }
 
 /// Finished steps, so a step can wait for its dependencies on other hosts.
@@ -131,7 +138,10 @@ public struct Executor: Sendable {
                             outcome = .skipped("\(blocked) did not succeed")
                         } else {
                             report(.started(host: host, step: step.name))
-                            outcome = await Self.run(step, on: connections[host])
+                            let name = step.name
+                            outcome = await StepProgress.$report.withValue({ text in report(.progress(host: host, step: name, text: text)) }) {
+                                await Self.run(step, on: connections[host])
+                            }
                         }
                         let ok: Bool
                         switch outcome { case .unchanged, .changed: ok = true; default: ok = false }

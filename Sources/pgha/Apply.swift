@@ -122,7 +122,19 @@ final class Progress: @unchecked Sendable {
     private(set) var records: [String: Double] = [:]
     init(live: Bool) { self.live = live }
 
+    private var lastProgress: [String: Date] = [:]
+
     func show(_ event: ExecutionEvent) {
+        if case let .progress(host, step, text) = event {
+            // At most one line per step every 5 s.
+            lock.lock(); defer { lock.unlock() }
+            let key = "\(host)/\(step)"
+            guard live, Date().timeIntervalSince(lastProgress[key] ?? .distantPast) >= 5 else { return }
+            lastProgress[key] = Date()
+            print("  … \(host) \(step) \(text)")
+            fflush(stdout)
+            return
+        }
         guard case let .finished(host, step, outcome, seconds) = event else { return }
         lock.lock(); defer { lock.unlock() }
         records["\(host)/\(step)"] = seconds

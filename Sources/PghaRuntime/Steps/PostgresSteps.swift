@@ -230,9 +230,55 @@ public struct BasebackupStep: Step {
                           display: "mkdir /var/lib/pgha")
         _ = try await run(SafePaths.write(note, Data((probes.runID + "\n").utf8), mode: 0o600, owner: "root", group: "root"), on: connection,
                           display: "note the clone in \(note)")
-        _ = try await run(pg.tools.tool("pg_basebackup", ["-h", from, "-p", String(pg.port), "-U", spec.replication.user,
-                                                         "-D", pg.dataDir, "-X", "stream", "-c", "fast", "-w"]), on: connection, timeLimit: Self.timeLimit)
+        try await clone(from: from, on: connection)
         _ = try await run(SafePaths.remove(note), on: connection, display: "rm \(note)")
+    }
+
+    /// What root keeps of a running clone: its log (pg_basebackup's progress) and exit status.
+    static let cloneDirectory = "/var/lib/pgha/clone"
+    /// A clone that copies nothing for this long is stopped.
+    static let stall: Duration = .seconds(600)
+
+    /// pg_basebackup detached from the connection (its own session, under `timeout` for the
+    /// 12 h limit, its process group recorded with the run's: RunCommands), polled every 2 s:
+    /// progress reported as it goes (kB copied of total), stopped when it copies nothing for
+    /// 10 minutes. A clone is bounded by its progress, not by pgha's 600 s per command.
+    func clone(from: String, on connection: HostConnection) async throws {
+        let dir = Self.cloneDirectory
+        let log = dir + "/log", rc = dir + "/rc"
+        let backup = pg.tools.tool("pg_basebackup", ["-h", from, "-p", String(pg.port), "-U", spec.replication.user,
+                                                    "-D", pg.dataDir, "-X", "stream", "-c", "fast", "-w", "-P"])
+        // The job's own script: built with the one quoting function, run by sh -c as one word.
+        let job: Shell = "\(backup) 2> \(log); echo $? > \(rc)"
+        let seconds = String(Int(Self.timeLimit.components.seconds))
+        _ = try await run(SafePaths.directory(dir, mode: 0o700, owner: "root", group: "root"), on: connection, display: "mkdir \(dir)")
+        let launch: Shell = "rm -f \(log) \(rc); setsid \(Command("timeout", "-s", "KILL", seconds, "sh", "-c", job.text)) < /dev/null > /dev/null 2>&1 & p=$!; { mkdir -p -m 700 /run/pgha && echo $p >> \(RunCommands.file(probes.runID)); } 2>/dev/null; echo $p"
+        let pid = try await run(launch, on: connection, display: "pg_basebackup from \(from) (detached; progress in \(log))").stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        guard Int(pid) != nil else { throw fail("pg_basebackup did not start: \(pid)") }
+        let poll: Shell = "if [ -f \(rc) ]; then echo \"rc=$(cat \(rc))\"; elif kill -0 \(pid) 2>/dev/null; then echo \"running $(tr '\\r' '\\n' < \(log) 2>/dev/null | grep -E '^ *[0-9]+/[0-9]+ kB' | tail -1)\"; else echo vanished; fi"
+        var copied = -1, lastMove = ContinuousClock.now
+        while true {
+            let state = try await run(poll, on: connection, display: "watch the clone").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            if state == "rc=0" { return }
+            if state.hasPrefix("rc=") || state == "vanished" {
+                let tail = (try? await connection.run(Command("tail", "-n", "5", log)).stdout) ?? ""
+                let how = state == "vanished" ? "stopped without an exit status (killed?)" : "failed (exit \(state.dropFirst(3)))"
+                throw fail("pg_basebackup from \(from) \(how); the partial copy is moved aside on the next apply. It said: \(tail.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
+            // "running 12345/67890 kB (18%), 0/1 tablespace"
+            let words = state.dropFirst("running".count).trimmingCharacters(in: .whitespaces)
+            let numbers = words.split(separator: " ").first?.split(separator: "/").compactMap { Int($0) } ?? []
+            if numbers.count == 2 {
+                if numbers[0] != copied { copied = numbers[0]; lastMove = .now }
+                StepProgress.report?("copied \(numbers[0] / 1024) of \(numbers[1] / 1024) MB (\(numbers[1] > 0 ? numbers[0] * 100 / numbers[1] : 0)%)")
+            }
+            if ContinuousClock.now - lastMove > Self.stall {
+                _ = try? await connection.run("kill -TERM -- -\(pid) 2>/dev/null", stdin: nil)
+                throw fail("pg_basebackup from \(from) copied nothing for \(Int(Self.stall.components.seconds / 60)) minutes and was stopped; the partial copy is moved aside on the next apply")
+            }
+            try await Task.sleep(for: .seconds(2))
+        }
     }
 }
 

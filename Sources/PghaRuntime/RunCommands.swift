@@ -14,7 +14,7 @@ public enum RunCommands {
         text.range(of: "^[0-9]{8}-[0-9]{6}$", options: .regularExpression) != nil
     }
 
-    static func file(_ run: String) -> String { "/run/pgha/\(run).pgids" }
+    public static func file(_ run: String) -> String { "/run/pgha/\(run).pgids" }
 
     /// Put before a command: records the group it runs in (that of the bash running it).
     public static func recording(_ run: String) -> Shell {
