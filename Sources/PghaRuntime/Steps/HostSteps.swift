@@ -85,8 +85,11 @@ public struct DistributionClusterStep: Step {
 
     public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
         for cluster in facts[clusters] where Self.plainName(cluster.name) {
+            // /etc/postgresql/VERSION/NAME belongs to postgres on Debian: written without following a link.
             let startConf = "/etc/postgresql/\(version)/\(cluster.name)/start.conf"
-            _ = try await run("\(Command("pg_ctlcluster", String(version), cluster.name, "stop")) 2>/dev/null || true; echo manual > \(startConf)", on: connection)
+            _ = try await run("\(Command("pg_ctlcluster", String(version), cluster.name, "stop")) 2>/dev/null || true", on: connection)
+            _ = try await run(SafePaths.write(startConf, Data("manual\n".utf8), mode: 0o644, owner: "postgres", group: "postgres"), on: connection,
+                              display: "echo manual > \(startConf)")
         }
     }
 }
