@@ -82,33 +82,24 @@ public struct ApplyLock: Sendable {
         return Holder(run: run, controller: String(cString: name), pid: getpid(), started: now, renewed: now)
     }
 
-    /// Takes the lock on every host, or none: a refusal on one host releases the others.
-    /// Returns the notes of what was taken over.
+    /// Takes the lock on every host, or none: a refusal on one host releases the others. Hosts
+    /// are taken one by one in name order, so of two applies started together the one that
+    /// wins the first host wins them all (in parallel, each could win some and both give up).
     public static func acquire(_ connections: [String: any HostConnection], run: String, breakLock: Bool,
                                path: String = defaultPath) async throws -> (ApplyLock, [String]) {
         let me = holder(run: run)
         let lock = ApplyLock(me: me, connections: connections, path: path)
-        var notes: [String] = [], refusals: [String] = []
-        await withTaskGroup(of: (String, Result<String?, Error>).self) { group in
-            for (host, connection) in connections {
-                group.addTask {
-                    do { return (host, .success(try await lock.take(on: connection, breakLock: breakLock))) }
-                    catch { return (host, .failure(error)) }
-                }
-            }
-            for await (host, result) in group {
-                switch result {
-                case .success(let note?): notes.append("\(host): \(note)")
-                case .success(nil): break
-                case .failure(let error): refusals.append("error: \(host): \((error as? StepFailure)?.message ?? "\(error)")")
-                }
+        var notes: [String] = []
+        for host in connections.keys.sorted() {
+            guard let connection = connections[host] else { continue }
+            do {
+                if let note = try await lock.take(on: connection, breakLock: breakLock) { notes.append("\(host): \(note)") }
+            } catch {
+                await lock.release()
+                throw SessionFailure(["error: \(host): \((error as? StepFailure)?.message ?? "\(error)")", "Nothing was changed."])
             }
         }
-        if !refusals.isEmpty {
-            await lock.release()
-            throw SessionFailure(refusals.sorted() + ["Nothing was changed."])
-        }
-        return (lock, notes.sorted())
+        return (lock, notes)
     }
 
     /// One host: create the file exclusively; if it exists, judge it and take it over

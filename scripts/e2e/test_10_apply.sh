@@ -8,21 +8,25 @@ set -euo pipefail
 # A standby's data directory holds someone's files: apply refuses before touching any host.
 data=/var/lib/postgresql/15/pgha
 on node3 "mkdir -p $data && echo keep-me > $data/notes.txt"
+# node2's holds another PostgreSQL cluster (initdb'd by hand): no clone of ours, never started as one.
+on node2 "mkdir -p $data && chown postgres:postgres $data && cd / && runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D $data >/dev/null"
 hosts_before=$(on node1 "sha256sum /etc/hosts")
 set +e; out=$("$pgha" apply specs/testbed.yaml -i inventory/testbed.yaml --yes 2>&1); rc=$?; set -e
 [ "$rc" = 1 ] || fail "apply over a non-empty data directory exited $rc: $out"
 grep -q "^error: node3: basebackup: .*--rebuild node3" <<<"$out" || fail "the refusal does not name node3 and --rebuild: $out"
+grep -q "^error: node2: basebackup: .*holds a PostgreSQL cluster that is not a finished clone.*--rebuild node2" <<<"$out" || fail "node2's foreign cluster is not refused naming --rebuild: $out"
 grep -q "^Nothing was changed" <<<"$out" || fail "no 'Nothing was changed': $out"
 [ "$hosts_before" = "$(on node1 "sha256sum /etc/hosts")" ] || fail "a refused apply changed node1"
-echo "non-empty data directory on node3: apply refused, naming node3 and --rebuild; no host changed"
+echo "non-empty data directory on node3, another cluster's on node2: apply refused, naming each node and --rebuild; no host changed"
 
 # Bootstrap from bare hosts; node3's directory is moved aside, not deleted.
 start=$SECONDS
-"$pgha" apply specs/testbed.yaml -i inventory/testbed.yaml --yes --rebuild node3 > /tmp/pgha-e2e-apply1.log 2>&1 \
+"$pgha" apply specs/testbed.yaml -i inventory/testbed.yaml --yes --rebuild node3 --rebuild node2 > /tmp/pgha-e2e-apply1.log 2>&1 \
   || { tail -30 /tmp/pgha-e2e-apply1.log; fail "bootstrap apply failed"; }
 bootstrap=$((SECONDS - start))
 grep -q "^Apply complete" /tmp/pgha-e2e-apply1.log || fail "no completion line"
 [ "$(on node3 "cat $data.pgha-old-*/notes.txt")" = keep-me ] || fail "node3's old data directory was not kept"
+on node2 "[ -f $data.pgha-old-*/PG_VERSION ] && [ -f $data/backup_manifest ]" || fail "node2's foreign cluster was not kept aside, or its clone is not a finished one"
 grep -qE "^Cluster: primary node1 \(rw VIP 10.77.0.100\); standbys: node2 streaming async.*, node3 streaming async" /tmp/pgha-e2e-apply1.log \
   || { tail -3 /tmp/pgha-e2e-apply1.log; fail "no cluster status line after the bootstrap"; }
 if grep -q -- "$PGHA_REPLICATION_PASSWORD\|$PGHA_HACLUSTER_PASSWORD" /tmp/pgha-e2e-apply1.log; then fail "a secret was printed"; fi

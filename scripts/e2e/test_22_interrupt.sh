@@ -2,7 +2,7 @@
 # Interruptions are safe to resume: `pgha apply` of bare hosts is stopped with SIGINT (Ctrl-C)
 # or SIGKILL at five points — during a standby's pg_basebackup (the clone slowed to 8 Mbit/s
 # with tc so there is a "during"), while the cluster starts, while the CIB is pushed, and at a
-# seeded random moment — each on a fresh bed. After SIGINT no command of the run is left on
+# seeded random moment — each on a fresh bed; then pg_basebackup itself is killed on a standby. After SIGINT no command of the run is left on
 # any host; after SIGKILL the next apply takes over the dead run's lock and stops what it left.
 # Each time a plain re-run converges: every standby streams, every data directory is there, a
 # cut clone is moved aside (kept) and made again, and a third apply changes nothing.
@@ -92,4 +92,17 @@ fresh_bed
 start_of_apply=$SECONDS
 interrupt INT after "$random_delay"
 resume INT
-echo "five interruptions, each resumed by a plain re-run"
+
+echo "6. pg_basebackup killed on node2 while it clones (pgha keeps running)"
+fresh_bed; slow_clones
+"$pgha" apply specs/testbed.yaml -i inventory/testbed.yaml --yes > "$log" 2>&1 &
+pid=$!
+wait_for 240 "node2 cloning" clone_running node2
+on node2 "pkill -KILL -x pg_basebackup"
+set +e; wait $pid; rc=$?; set -e
+[ "$rc" = 1 ] || { cat "$log"; fail "apply with its clone killed exited $rc"; }
+grep -qE "✗ node2 basebackup .*pg_basebackup from .* (failed|stopped without an exit status).*the partial copy is moved aside on the next apply" "$log" || { cat "$log"; fail "the killed clone is not reported"; }
+resume FAILED
+grep -qE "! node2 basebackup .*did not finish: move the partial copy aside" "$log.2" || { cat "$log.2"; fail "the cut clone was not made again"; }
+on node2 "ls -d $data.pgha-old-*" > /dev/null || fail "the partial clone was not kept"
+echo "five interruptions and a killed clone, each resumed by a plain re-run"
