@@ -131,7 +131,10 @@ public struct ClusterConfigStep: Step {
         }
         let held = Self.heldNodes(facts[Self.probeName] ?? "").map(\.node)
         if !held.isEmpty {
+            // As the first configuration would have: the intended primary promoted first.
+            let last = try await waitForPromotion(on: connection)
             _ = try await run(hold(held, false, run: runID), on: connection, display: "release \(held.joined(separator: ", ")) from standby")
+            if let last { throw fail("\(spec.primary) was not promoted within 120 s (\(last)); \(held.joined(separator: ", ")) released") }
         }
         let script: String?
         do { script = try ClusterConfigRepair(spec: spec, dialect: dialect).script(live: live) } catch { throw fail("\(error)") }
@@ -153,19 +156,23 @@ public struct ClusterConfigStep: Step {
         try await connection.upload(Data(createScript.utf8), to: Self.createPath, mode: 0o700, owner: "root", group: "root")
         _ = try await run(Command("bash", Self.createPath), on: connection)
         guard pin else { return }
+        let last = try await waitForPromotion(on: connection)
+        _ = try await run(standby(false), on: connection, display: "release \(standbys.joined(separator: ", ")) from standby")
+        if let last { throw fail("\(spec.primary) was not promoted within 120 s (\(last))") }
+    }
+
+    /// Waits (120 s at most) until the intended primary is the promoted instance; nil when it
+    /// is, else what crm_mon last showed.
+    func waitForPromotion(on connection: HostConnection) async throws -> String? {
         let promoted = dialect.promotedRole
         var last = "no status"
         for _ in 0..<240 {
             let xml = try await connection.run(CrmMonStatus.query).stdout
             let nodes = CrmMonStatus.parse(xml)?.nodes(of: spec.pacemaker.pgsqlResource, role: promoted) ?? []
-            if nodes == [spec.primary] { break }
+            if nodes == [spec.primary] { return nil }
             last = nodes.isEmpty ? "promoted nowhere" : "promoted on \(nodes.joined(separator: ", "))"
             try await Task.sleep(nanoseconds: 500_000_000)
         }
-        _ = try await run(standby(false), on: connection, display: "release \(standbys.joined(separator: ", ")) from standby")
-        let xml = try await connection.run(CrmMonStatus.query).stdout
-        if CrmMonStatus.parse(xml)?.nodes(of: spec.pacemaker.pgsqlResource, role: promoted) != [spec.primary] {
-            throw fail("\(spec.primary) was not promoted within 120 s (\(last))")
-        }
+        return last
     }
 }

@@ -8,16 +8,28 @@ set -euo pipefail
 scripts/testbed down >/dev/null 2>&1
 scripts/testbed up --nodes 3 >/dev/null 2>&1 || fail "testbed up"
 
+# The first configuration holds the standbys in standby until node1 is promoted: a Ctrl-C in
+# that window leaves them held, and a plain re-run shows it and releases them (node1 first).
 start=$SECONDS
+"$pgha" apply specs/testbed-sync.yaml -i inventory/testbed.yaml --yes > /tmp/pgha-e2e-sync0.log 2>&1 &
+pid=$!
+wait_for 240 "the standbys held, the resources pushed" bash -c "ssh -F .testbed/ssh_config node1 'crm_attribute --type nodes --node node2 --name pgha-held --query --quiet | grep -q . && cibadmin --query --scope resources | grep -q \"id=.pgsql.\"'"
+kill -INT $pid
+set +e; wait $pid; rc=$?; set -e
+[ "$rc" = 1 ] || { cat /tmp/pgha-e2e-sync0.log; fail "the interrupted sync bootstrap exited $rc"; }
+on node1 "crm_attribute --type nodes --node node2 --name standby --query --quiet" | grep -q on || fail "node2 was not left held by the interruption"
 "$pgha" apply specs/testbed-sync.yaml -i inventory/testbed.yaml --yes > /tmp/pgha-e2e-sync.log 2>&1 \
   || { tail -30 /tmp/pgha-e2e-sync.log; fail "sync bootstrap failed"; }
 bootstrap=$((SECONDS - start))
+grep -qE "~ cib-push .*release node2, node3 from the standby mode an interrupted first configuration \(run [0-9-]+\) left them in" /tmp/pgha-e2e-sync.log \
+  || { cat /tmp/pgha-e2e-sync.log; fail "the re-run did not show and release the held standbys"; }
+on node1 "crm_attribute --type nodes --node node2 --name pgha-held --query --quiet 2>/dev/null" | grep -q . && fail "node2 still carries pgha's hold"
 [ "$(promoted node1)" = node1 ] || fail "pgsql is promoted on '$(promoted node1)', not node1"
 [ "$(roles node1 | awk '$1 == "pgsql" && $2 == "Unpromoted" {print $3}' | sort | tr '\n' ' ')" = "node2 node3 " ] || fail "standbys: $(roles node1)"
 on node1 "crm_attribute --type nodes --node node2 --name standby --query --quiet 2>/dev/null" | grep -q on && fail "node2 left in standby"
 wait_for 60 "a synchronous standby" bash -c "[ \"\$(ssh -F .testbed/ssh_config node1 \"cd / && runuser -u postgres -- psql -XAtc \\\"select count(*) from pg_stat_replication where sync_state = 'sync'\\\"\")\" = 1 ]"
 sync_node=$(psql_on node1 "-c \"select application_name from pg_stat_replication where sync_state = 'sync'\"")
-echo "sync bootstrap ${bootstrap}s: node1 promoted, $sync_node synchronous"
+echo "sync bootstrap ${bootstrap}s (interrupted while the standbys were held, then resumed): node1 promoted, $sync_node synchronous"
 
 "$pgha" apply specs/testbed-sync.yaml -i inventory/testbed.yaml --yes > /tmp/pgha-e2e-sync2.log 2>&1 || { cat /tmp/pgha-e2e-sync2.log; fail "sync re-apply failed"; }
 grep -q "^No changes" /tmp/pgha-e2e-sync2.log || { cat /tmp/pgha-e2e-sync2.log; fail "sync re-apply wanted changes"; }
