@@ -38,4 +38,9 @@ public enum RunCommands {
 
     /// Forgets the run's groups (its commands all ended).
     public static func forget(_ run: String) -> Shell { Command("rm", "-f", file(run)).shell }
+
+    /// How many process groups `stop` signalled, from its output.
+    public static func signalled(_ output: String) -> Int {
+        Int(output.split(separator: "=").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+    }
 }

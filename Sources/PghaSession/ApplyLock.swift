@@ -126,8 +126,8 @@ public struct ApplyLock: Sendable {
             }
             // What the gone apply left running (a clone, a build) stops before this one starts.
             if let old = Holder(raw), RunCommands.isRunID(old.run) {
-                let stopped = try? await connection.run(RunCommands.stop(old.run), stdin: nil)
-                if let count = stopped?.stdout.split(separator: "=").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }), count > 0 {
+                let count = RunCommands.signalled((try? await connection.run(RunCommands.stop(old.run), stdin: nil).stdout) ?? "")
+                if count > 0 {
                     return note + "; stopped its \(count) command\(count == 1 ? "" : "s") still running"
                 }
             }

@@ -163,7 +163,7 @@ public struct LiveSession: Sendable {
             for (host, connection) in connections {
                 group.addTask {
                     let out = (try? await connection.run(RunCommands.stop(runID), stdin: nil).stdout) ?? ""
-                    return (host, Int(out.split(separator: "=").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0)
+                    return (host, RunCommands.signalled(out))
                 }
             }
             var all: [String: Int] = [:]
