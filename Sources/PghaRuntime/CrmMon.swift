@@ -27,6 +27,8 @@ public struct CrmMonStatus: Equatable, Sendable {
 
     /// The one status query.
     public static let query = Command("crm_mon", "-1", "--output-as=xml")
+    /// The same as a probe, its XML as text (the cluster-start and verify steps share it).
+    public static let probe = Probe("crm_mon", "\(query) 2>/dev/null")
 
     /// nil when crm_mon printed nothing usable (no cluster here yet, or not XML).
     public static func parse(_ xml: String) -> CrmMonStatus? {

@@ -230,7 +230,7 @@ public struct ClusterStartStep: Step {
 
     public var summary: String { "pcs cluster start --all\(enableAtBoot ? "; pcs cluster enable --all" : ""); wait for quorum" }
 
-    public static let status = Probe("crm_mon", "\(CrmMonStatus.query) 2>/dev/null") { CrmMonStatus.parse($0) }
+    public static let status = CrmMonStatus.probe.map { CrmMonStatus.parse($0) }
 
     public func probe(_ script: inout FactScript) { script.add(Self.status) }
 

@@ -23,8 +23,8 @@ public struct VerifyStep: Step {
         return text
     }
 
-    /// The same query ClusterStartStep reads, kept as text: `problems` parses it.
-    static let status = Probe("crm_mon", "\(CrmMonStatus.query) 2>/dev/null")
+    /// The query ClusterStartStep reads too, kept as text: `problems` parses it.
+    static let status = CrmMonStatus.probe
     /// application_name of each standby streaming from this server (SharedFacts.pg).
     var streaming: Probe<Set<String>> {
         Probe("pg.streaming-standbys", SharedFacts.pgValue("streaming"), reads: [SharedFacts.pg(spec)]) {
