@@ -1,5 +1,6 @@
 import Foundation
 import PghaRuntime
+import PghaShell
 import XCTest
 
 /// The verifier against an independent implementation (Python's hashlib and hmac, RFC 5802's
@@ -16,15 +17,7 @@ final class ScramVerifierTests: XCTestCase {
             b = lambda x: base64.b64encode(x).decode()
             print('SCRAM-SHA-256$4096:%s$%s:%s' % (b(salt), b(hashlib.sha256(client).digest()), b(server)), end='')
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", script, password, salt.map { String(format: "%02x", $0) }.joined()]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let out = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: out, as: UTF8.self)
+        return try runLocally("\(Command("python3", "-c", script, password, salt.map { String(format: "%02x", $0) }.joined()))")
     }
 
     func testMatchesAnIndependentImplementation() throws {
