@@ -55,13 +55,18 @@ struct RenderContext {
     }
 
     /// Local administration by peer, then replication from every node (standbys clone from the
-    /// primary, and any node may be the primary after a failover).
+    /// primary, and any node may be the primary after a failover), then pg_rewind's connection.
     func builtinHBA() -> [ClusterSpec.HBARule] {
         let pg = spec.postgresql
         let method = pg.version >= 14 ? "scram-sha-256" : "md5"
         var rules = [ClusterSpec.HBARule(type: "local", database: "all", user: pg.osUser.name, address: nil, method: "peer")]
         for node in spec.nodes {
             rules.append(.init(type: "host", database: "replication", user: spec.replication.user,
+                               address: "\(node.address)/32", method: method))
+        }
+        // pg_rewind's source connection when a node rejoins (RewindGrantsStep grants the role its functions).
+        for node in spec.nodes {
+            rules.append(.init(type: "host", database: "postgres", user: spec.replication.user,
                                address: "\(node.address)/32", method: method))
         }
         return rules

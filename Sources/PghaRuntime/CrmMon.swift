@@ -20,13 +20,38 @@ public struct CrmMonStatus: Equatable, Sendable {
         public var status: String
         public var reason: String
     }
+    /// A node as the cluster sees it.
+    public struct Node: Equatable, Sendable {
+        public var name: String
+        public var online: Bool
+        public var standby: Bool
+        public var maintenance: Bool
+        /// Lost without being fenced yet (Pacemaker will fence it).
+        public var unclean: Bool
+        public var pending: Bool
+    }
+    /// A location constraint pgha did not write: `pcs resource ban/move` leave these (`cli-ban-…`, `cli-prefer-…`).
+    public struct Ban: Equatable, Sendable {
+        public var id: String
+        public var resource: String
+        public var node: String
+        public var weight: String
+    }
     public var quorate: Bool
     public var onlineNodes: [String]
     public var instances: [Instance]
     public var failures: [Failure]
+    public var nodes: [Node] = []
+    /// Node attributes by node (the pgsql agent's `pgsql-status`, `pgsql-data-status`, `master-pgsql`…).
+    public var attributes: [String: [String: String]] = [:]
+    /// Fail counts by node, then resource (only those above zero).
+    public var failCounts: [String: [String: String]] = [:]
+    public var bans: [Ban] = []
+    /// The designated controller; nil without one (no quorum yet, or the cluster stopped).
+    public var dc: String?
 
-    /// The one status query.
-    public static let query = Command("crm_mon", "-1", "--output-as=xml")
+    /// The one status query: every section (nodes, attributes, fail counts, bans, failures).
+    public static let query = Command("crm_mon", "-1", "--output-as=xml", "--include=all")
     /// The same as a probe, its XML as text (the cluster-start and verify steps share it).
     public static let probe = Probe("crm_mon", "\(query) 2>/dev/null")
 
@@ -52,7 +77,34 @@ public struct CrmMonStatus: Equatable, Sendable {
                     status: attribute(element, "exitstatus") ?? attribute(element, "status") ?? "",
                     reason: attribute(element, "exitreason") ?? "")
         }
-        return CrmMonStatus(quorate: quorate, onlineNodes: online, instances: instances, failures: failures)
+        let nodes = elements("//nodes/node").map { element in
+            Node(name: attribute(element, "name") ?? "", online: attribute(element, "online") == "true",
+                 standby: attribute(element, "standby") == "true", maintenance: attribute(element, "maintenance") == "true",
+                 unclean: attribute(element, "unclean") == "true", pending: attribute(element, "pending") == "true")
+        }
+        var attributes: [String: [String: String]] = [:]
+        for node in elements("//node_attributes/node") {
+            guard let name = attribute(node, "name") else { continue }
+            for element in node.elements(forName: "attribute") {
+                if let key = attribute(element, "name") { attributes[name, default: [:]][key] = attribute(element, "value") ?? "" }
+            }
+        }
+        var failCounts: [String: [String: String]] = [:]
+        for node in elements("//node_history/node") {
+            guard let name = attribute(node, "name") else { continue }
+            for history in node.elements(forName: "resource_history") {
+                if let id = attribute(history, "id"), let count = attribute(history, "fail-count"), count != "0" {
+                    failCounts[name, default: [:]][id] = count
+                }
+            }
+        }
+        let bans = elements("//bans/ban").map { element in
+            Ban(id: attribute(element, "id") ?? "", resource: attribute(element, "resource") ?? "",
+                node: attribute(element, "node") ?? "", weight: attribute(element, "weight") ?? "")
+        }
+        let dc = elements("//summary/current_dc").first.flatMap { attribute($0, "present") == "true" ? attribute($0, "name") : nil }
+        return CrmMonStatus(quorate: quorate, onlineNodes: online, instances: instances, failures: failures,
+                            nodes: nodes, attributes: attributes, failCounts: failCounts, bans: bans, dc: dc)
     }
 
     public func nodes(of resource: String, role: String) -> [String] {

@@ -79,7 +79,7 @@ public struct Executor: Sendable {
         }
     }
 
-    static func facts(_ script: FactScript, on connection: any HostConnection) async throws -> Facts {
+    public static func facts(_ script: FactScript, on connection: any HostConnection) async throws -> Facts {
         // For profiling probes: PGHA_DUMP_FACT_SCRIPTS=DIR keeps each host's script.
         if let dir = ProcessInfo.processInfo.environment["PGHA_DUMP_FACT_SCRIPTS"] {
             try? script.script.write(toFile: "\(dir)/\(connection.name).sh", atomically: true, encoding: .utf8)

@@ -30,8 +30,10 @@ public enum SharedFacts {
         }
     }
 
-    /// `cibadmin --query --scope configuration`; empty when no cluster runs here.
-    public static let cib = Value(.cib, "cibadmin --query --scope configuration")
+    /// `cibadmin --query --scope configuration`; when Pacemaker does not run here, the CIB it
+    /// keeps on disk (a node powered on again is still a member: nothing may treat it as bare).
+    /// Empty when this host never was in a cluster.
+    public static let cib = Value(.cib, "cibadmin --query --scope configuration || cat /var/lib/pacemaker/cib/cib.xml")
 
     /// key=value lines from the running server: role, wal_receiver status, whether the
     /// replication role can replicate and log in, the restart-only settings, the settings
@@ -44,7 +46,8 @@ public enum SharedFacts {
             union all select 'replication_role=' || coalesce((select case when rolreplication and rolcanlogin then 't' else 'f' end from pg_roles where rolname = \(sqlLiteral(spec.replication.user))), 'absent') \
             union all select 'restart=' || name from pg_settings where context = 'postmaster' \
             union all select 'pending=' || name from pg_settings where pending_restart \
-            union all select 'streaming=' || application_name from pg_stat_replication where state = 'streaming'
+            union all select 'streaming=' || application_name from pg_stat_replication where state = 'streaming' \
+            union all select 'rewind_grants=' || coalesce((select (\(RewindGrantsStep.functions.map { "has_function_privilege(oid, \(sqlLiteral($0)), 'execute')" }.joined(separator: " and ")))::text from pg_roles where rolname = \(sqlLiteral(spec.replication.user))), 'absent')
             """
         // Only our own server: on a bare Debian host the distribution's main cluster answers on
         // the same port, and its state is not ours.

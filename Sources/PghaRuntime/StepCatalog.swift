@@ -90,7 +90,7 @@ extension StepCatalog {
                                           sharedState: SharedFacts.pg(spec))
             }
             let conf = "write \(pg.dataDir)/postgresql.conf (\(standby ? "same as the primary's" : "\(pg.settings.count) settings"))"
-            let hba = "write \(pg.dataDir)/pg_hba.conf (\(standby ? "same as the primary's" : "\(pg.hba.count + spec.nodes.count + 1) rules"))"
+            let hba = "write \(pg.dataDir)/pg_hba.conf (\(standby ? "same as the primary's" : "\(pg.hba.count + 2 * spec.nodes.count + 1) rules"))"
             return (try step("postgresql-conf", "postgresql.conf.stencil", conf), try step("pg-hba", "pg_hba.conf.stencil", hba))
         }
 
@@ -124,9 +124,17 @@ extension StepCatalog {
         b.add(ClusterStartStep(host: primary, spec: spec))
         // First time: the rendered script; afterwards: drift against the live CIB, repaired in one push.
         let script = try c.file(nil, template: "pcs-resources.sh.stencil")
-        b.add(ClusterConfigStep(host: primary, spec: spec, dialect: c.dialect, createScript: script.content, runID: c.runID),
-              after: stopped + agentFix)
-        b.add(VerifyStep(host: primary, spec: spec, dialect: c.dialect))
+        let cib = b.add(ClusterConfigStep(host: primary, spec: spec, dialect: c.dialect, createScript: script.content, runID: c.runID),
+                        after: stopped + agentFix)
+        // Day two: any node may be the primary now; each node is made a standby of it again
+        // when it is not one (after a failover, a lost node), from the current primary.
+        var rejoined: [String] = []
+        for node in spec.nodes.map(\.name) {
+            b.add(RewindGrantsStep(host: node, probes: probes), after: [cib])
+            let files = [try c.file(node, template: "postgresql.conf.stencil"), try c.file(node, template: "pg_hba.conf.stencil")]
+            rejoined.append(b.add(RejoinStep(host: node, probes: probes, rebuild: c.rebuild.contains(node), configuration: files)))
+        }
+        b.add(VerifyStep(host: primary, spec: spec, dialect: c.dialect), after: rejoined.filter { !$0.hasPrefix(primary + "/") })
         return try b.build()
     }
 

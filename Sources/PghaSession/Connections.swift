@@ -60,10 +60,28 @@ public typealias SessionLog = @Sendable (String) -> Void
 /// the run stops. With a `log`, every command is logged by the transport with the secrets redacted.
 public func connect(_ spec: ClusterSpec, _ inventory: Inventory, log: SessionLog?, secrets: [String],
                     counter: RoundTrips, run: String? = nil) async throws -> [String: any HostConnection] {
+    let results = await connectEach(spec, inventory, log: log, secrets: secrets, counter: counter, run: run)
     var problems: [String] = []
     var connections: [String: any HostConnection] = [:]
+    for (name, result) in results {
+        switch result {
+        case .success(let connection): connections[name] = connection
+        case .failure(let error): problems.append("error: \(error)")
+        }
+    }
+    if !problems.isEmpty {
+        await closeAll(connections)
+        throw SessionFailure(problems.sorted())
+    }
+    return connections
+}
+
+/// A connection to every node the inventory lists, in parallel, each either open or the error
+/// that stopped it (`pgha status` reports an unreachable node instead of failing).
+public func connectEach(_ spec: ClusterSpec, _ inventory: Inventory, log: SessionLog?, secrets: [String],
+                        counter: RoundTrips, run: String? = nil) async -> [String: Result<any HostConnection, Error>] {
     let commandLog = log.map { log in CommandLog(secrets: secrets) { host, line in log("\(host)$ \(line)") } }
-    await withTaskGroup(of: (String, Result<any Transport, Error>).self) { group in
+    return await withTaskGroup(of: (String, Result<any HostConnection, Error>).self) { group in
         for node in spec.nodes {
             guard let host = inventory.hosts[node.name] else { continue }
             group.addTask {
@@ -75,24 +93,17 @@ public func connect(_ spec: ClusterSpec, _ inventory: Inventory, log: SessionLog
                                                 useSudo: host.sudo, sshConfig: host.sshConfig, connectTimeout: host.connectTimeout,
                                                 commandLog: commandLog)
                     let kind = TransportKind(rawValue: host.transport.rawValue) ?? .libssh2
-                    return (node.name, .success(try await makeTransport(kind, endpoint: endpoint)))
+                    let transport = try await makeTransport(kind, endpoint: endpoint)
+                    return (node.name, .success(TransportConnection(transport: transport, counter: counter, secrets: secrets, run: run)))
                 } catch {
                     return (node.name, .failure(error))
                 }
             }
         }
-        for await (name, result) in group {
-            switch result {
-            case .success(let transport): connections[name] = TransportConnection(transport: transport, counter: counter, secrets: secrets, run: run)
-            case .failure(let error): problems.append("error: \(error)")
-            }
-        }
+        var results: [String: Result<any HostConnection, Error>] = [:]
+        for await (name, result) in group { results[name] = result }
+        return results
     }
-    if !problems.isEmpty {
-        await closeAll(connections)
-        throw SessionFailure(problems.sorted())
-    }
-    return connections
 }
 
 public func closeAll(_ connections: [String: any HostConnection]) async {

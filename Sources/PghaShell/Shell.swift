@@ -154,7 +154,11 @@ public struct Command: Sendable, Hashable, CustomStringConvertible {
 
     /// The command as shell text. Environment names that are not valid names are left out
     /// (a name cannot be quoted); the spec's grammar refuses them long before.
-    public var shell: Shell {
+    public var shell: Shell { shell(then: nil) }
+
+    /// The command with more arguments that are shell text — expansions of variables the
+    /// script checked before (`"$tl"`), never text from outside — after its quoted argv.
+    public func shell(then extra: Shell?) -> Shell {
         var words: [String] = []
         if let user { words += ["runuser", "-u", user, "--"] }
         let names = environment.filter { isIdentifier($0.0) }
@@ -164,6 +168,7 @@ public struct Command: Sendable, Hashable, CustomStringConvertible {
         words += argv
         var shell: Shell = "\(words: words)"
         if let program { shell.text = program + String(shell.text.dropFirst(quote(argv[0]).count)) }
+        if let extra { shell.text += " " + extra.text }
         // In a subshell: the directory change stays with this command, not the script around it.
         if let directory { shell = "(cd \(directory) && \(shell))" }
         return shell

@@ -323,7 +323,7 @@ struct SpecDecoder {
             properties: properties, resourceDefaults: defaults,
             pgsqlResource: r.string(pgsql?["resource"], "\(path).pgsql.resource") ?? SeedDefaults.pgsqlResource,
             pgsqlClone: r.string(pgsql?["clone"], "\(path).pgsql.clone") ?? SeedDefaults.pgsqlClone,
-            restartOnPromote: r.bool(pgsql?["restart_on_promote"], "\(path).pgsql.restart_on_promote") ?? true,
+            restartOnPromote: r.bool(pgsql?["restart_on_promote"], "\(path).pgsql.restart_on_promote") ?? false,
             tmpdir: r.string(pgsql?["tmpdir"], "\(path).pgsql.tmpdir"),
             operations: operations, clone: clone, fencing: fencing, acknowledgements: acknowledgements,
             enableAtBoot: r.bool(f["enable_at_boot"], "\(path).enable_at_boot") ?? true)

@@ -242,6 +242,9 @@ struct SpecValidator {
         } else if !pm.stonithEnabled {
             r.warning("pacemaker.properties.stonith-enabled", "STONITH is disabled (acknowledged): a hung or cut-off primary is not fenced")
         }
+        if pm.restartOnPromote {
+            r.warning("pacemaker.pgsql.restart_on_promote", "true: a promotion restarts PostgreSQL and continues the old timeline, so pg_rewind cannot tell what a failed primary holds; pgha rejoins it by a fresh clone (destructive, the old directory kept). false (the default) promotes onto a new timeline")
+        }
         if pm.stonithEnabled && pm.fencing.isEmpty {
             r.error("pacemaker.fencing", "STONITH is enabled but no fencing device is defined, so Pacemaker will not start any resource; add a device (e.g. fence_ipmilan) or disable STONITH with an acknowledgement")
         }

@@ -118,11 +118,14 @@ public struct InitdbStep: Step {
     }
 
     public func probe(_ script: inout FactScript) {
+        script.add(probes.managed)
         script.add(probes.dataDirectory)
         if rebuild { script.add(probes.rebuilt) }
     }
 
     public func decide(_ facts: Facts) throws -> Change? {
+        // In a running cluster this node's data is the rejoin step's (it clones, never initdb).
+        if facts[probes.managed] { return nil }
         let dir = facts[probes.dataDirectory]
         if dir.isEmpty { return Change(.create, "initdb \(pg.dataDir) \(pg.initdbOptions.map(quote).joined(separator: " "))") }
         if dir.isInitialised { return nil }
@@ -190,12 +193,12 @@ public struct BasebackupStep: Step {
     static let timeLimit: Duration = .seconds(12 * 3600)
 
     public func decide(_ facts: Facts) throws -> Change? {
+        // In a running cluster this node's data is the rejoin step's: it clones from whoever is
+        // primary now, rebuilds (--rebuild) and resumes a clone cut short.
+        if facts[probes.managed] { return nil }
         let dir = facts[probes.dataDirectory]
         if dir.isEmpty { return Change(.create, "pg_basebackup from \(spec.primary) into \(pg.dataDir)") }
         if rebuild && !facts[probes.rebuilt] {
-            if facts[probes.managed] {
-                throw fail("\(host) is running in the cluster; take it out first (pcs cluster stop \(host)), then re-run with --rebuild \(host)")
-            }
             let from = facts[rwVIPAnswers] ? "the current primary (rw VIP \(rwVIP))" : spec.primary
             return Change(.destructive, "move \(pg.dataDir) aside to \(probes.aside), then pg_basebackup from \(from) (--rebuild \(host))")
         }
@@ -397,7 +400,7 @@ public struct ReplicationUserStep: Step {
     var state: Probe<String> { probes.serverValue("pg.replication-role", "replication_role") }
 
     public var summary: String {
-        "create role \(role) with REPLICATION LOGIN; password from \(probes.spec.replication.password) (sensitive, sent on stdin)"
+        "create role \(role) with REPLICATION LOGIN (and pg_rewind's function grants); password from \(probes.spec.replication.password) (sensitive, sent on stdin)"
     }
 
     public func probe(_ script: inout FactScript) {
@@ -427,7 +430,7 @@ public struct ReplicationUserStep: Step {
             SET log_duration = off;
             SELECT format('CREATE ROLE %I', \(sqlLiteral(role))) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = \(sqlLiteral(role)))\\gexec
             ALTER ROLE \(sqlIdentifier(role)) WITH REPLICATION LOGIN PASSWORD \(sqlLiteral(secret));
-
+            \(RewindGrantsStep.grant(role))
             """
         _ = try await run(probes.pg.tools.psqlCommand.appending("-v", "ON_ERROR_STOP=1", "-q", "-f", "-").feeding(Data(sql.utf8)), on: connection,
                           display: "psql (create replication role, SQL on stdin)")
