@@ -124,7 +124,12 @@ extension NodeProbes {
               if ($0 ~ /^rmgr: Transaction/ && match($0, /desc: COMMIT [0-9-]+ [0-9:]+/)) { c++; t = substr($0, RSTART + 13, RLENGTH - 13); gsub(/ /, "_", t); if (fc == "") fc = t; lc = t } }
             END { printf "records=%d first=%s last=%s commits=%d first_commit=%s last_commit=%s\n", n, f, e, c, fc, lc }
             """#
+        // Asked only where a rejoin may be needed: pgha's cluster exists, and this node is
+        // neither a primary nor a streaming standby (everywhere else it would cost a connection
+        // to the rw VIP, up to 3 s where there is none yet).
+        let needed: Shell = "printf '%s' \(SharedFacts.Variable.cib.expansion) | grep -qF -- \("id=\"" + spec.pacemaker.pgsqlResource + "\"") && ! printf '%s\\n' \(SharedFacts.Variable.pg.expansion) | grep -qxE 'role=primary|wal_receiver=streaming'"
         let script: Shell = """
+            if \(needed); then
             up=$( \(psql.appending("-c", "IDENTIFY_SYSTEM")) 2>/dev/null | head -1)
             printf 'identify=%s\\n' "$up"
             tl=$(printf '%s' "$up" | cut -d'|' -f2)
@@ -135,7 +140,8 @@ extension NodeProbes {
               fork=$(printf '%s\\n' "$hist" | awk -F'\\t' -v t="$ltl" '$1 == t { print $2 }')
               case "$ltl" in ''|*[!0-9]*) ;; *) case "$fork" in ''|*[!0-9A-F/]*) ;; *) \(waldump.shell(then: "-t \"$ltl\" -s \"$fork\"")) 2>&1 | awk \(awk) ;; esac ;; esac
             fi
+            fi
             """
-        return Probe("node.divergence", script) { text in (UpstreamState.parse(text), WALBeyondFork.parse(text)) }
+        return Probe("node.divergence", script, reads: [SharedFacts.cib, SharedFacts.pg(spec)]) { text in (UpstreamState.parse(text), WALBeyondFork.parse(text)) }
     }
 }

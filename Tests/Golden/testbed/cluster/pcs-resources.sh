@@ -38,7 +38,7 @@ pcs -f pgsql_cfg resource create pgsql ocf:heartbeat:pgsql \
     master_ip=10.77.0.100 \
     repuser=repluser \
     primary_conninfo_opt='keepalives_idle=60 keepalives_interval=5 keepalives_count=5' \
-    restart_on_promote=true \
+    restart_on_promote=false \
     op start timeout=60s interval=0s on-fail=restart \
     op monitor timeout=60s interval=4s on-fail=restart \
     op monitor timeout=60s interval=3s on-fail=restart role=Promoted \
