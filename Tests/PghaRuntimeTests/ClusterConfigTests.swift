@@ -315,7 +315,7 @@ final class ClusterConfigTests: XCTestCase {
         var script = FactScript()
         step.probe(&script)
         // One cibadmin query per host, shared with every step that looks at the CIB.
-        XCTAssertEqual(script.shared.map(\.command), ["cibadmin --query --scope configuration"])
+        XCTAssertEqual(script.shared.map(\.command), ["cibadmin --query --scope configuration || cat /var/lib/pacemaker/cib/cib.xml"])
         XCTAssertEqual(script.probes.map(\.command), ["printf '%s\\n' \"$PGHA_CIB\""])
 
         XCTAssertEqual(try step.decide(Facts([:]))?.action, .create, "no cluster yet")

@@ -20,7 +20,7 @@ final class StepDecisionTests: XCTestCase {
         return try bootstrapCatalog(spec, dialect: .v0_11, files: files, rebuild: rebuild, passwords: (Self.passwords.0, haclusterPassword))
     }
 
-    enum State: String { case bare, converged }
+    enum State: String { case bare, converged, failedOver = "failed-over" }
 
     func facts(_ host: String, _ state: State, _ overrides: [String: String] = [:]) throws -> Facts {
         let text = try String(contentsOfFile: "\(repositoryRoot)/Tests/Fixtures/facts/testbed-\(state.rawValue)/\(host).facts", encoding: .utf8)
@@ -74,6 +74,7 @@ final class StepDecisionTests: XCTestCase {
             "corosync-default": .change(.delete, "'debian'"), "pgsql-agent-fix": .change(.update, "crm_attribute --promotion"),
             "pcs-auth": .change(.update, "authenticate node1, node2, node3"), "cluster-setup": .change(.create, "create cluster pgha-testbed"),
             "cluster-start": .change(.update, "wait for quorum"), "cib-push": .change(.create, "one cib-push"), "verify": .change(.update, "promoted on no node"),
+            "rewind-grants": .right, "rejoin": .right,
         ]
         var standby = primary.filter { !["initdb", "start-primary", "replication-user", "stop-primary", "pcs-auth", "cluster-setup",
                                          "cluster-start", "cib-push", "verify"].contains($0.key) }
@@ -106,19 +107,50 @@ final class StepDecisionTests: XCTestCase {
     /// One recorded section changed as a drifted or hostile host would print it.
     func testDriftedAndRefused() throws {
         let cases: [(id: String, state: State, overrides: [String: String], rebuild: Set<String>, expected: Expected)] = [
-            // A data directory with files but no PostgreSQL cluster is never initialised or cloned over…
-            ("node1/initdb", .converged, ["pg.datadir": "entries=3"], [], .refused("is not empty and holds no PostgreSQL cluster")),
-            ("node2/basebackup", .converged, ["pg.datadir": "entries=5"], [], .refused("pgha never clones over existing files")),
+            // Before the cluster exists (bootstrap): a data directory with files but no PostgreSQL
+            // cluster is never initialised or cloned over…
+            ("node1/initdb", .converged, ["cluster.managed": "no", "pg.datadir": "entries=3"], [], .refused("is not empty and holds no PostgreSQL cluster")),
+            ("node2/basebackup", .converged, ["cluster.managed": "no", "pg.datadir": "entries=5"], [], .refused("pgha never clones over existing files")),
             // …unless --rebuild names the node: then it is moved aside, shown as destructive.
-            ("node1/initdb", .converged, ["pg.datadir": "entries=3"], ["node1"], .change(.destructive, "aside to /var/lib/postgresql/15/pgha.pgha-old-20261202-000000")),
-            ("node2/basebackup", .converged, [:], ["node2"], .refused("take it out first (pcs cluster stop node2)")),
+            ("node1/initdb", .converged, ["cluster.managed": "no", "pg.datadir": "entries=3"], ["node1"], .change(.destructive, "aside to /var/lib/postgresql/15/pgha.pgha-old-20261202-000000")),
             // A clone is finished when pg_basebackup wrote backup_manifest, of this cluster when
             // its system identifier is the primary's; pgha's own clone cut short is made again.
-            ("node2/basebackup", .converged, ["pg.clone-pending": "20261201-101010"], [], .change(.destructive, "the clone pgha started in run 20261201-101010 did not finish: move the partial copy aside")),
-            ("node2/basebackup", .converged, ["pg.datadir": "entries=21\n15"], [], .refused("holds a PostgreSQL cluster that is not a finished clone (no backup_manifest")),
-            ("node2/basebackup", .converged, ["pg.system-identifier": "7311111111111111111", "pg.primary-system-identifier": "7322222222222222222"], [],
+            ("node2/basebackup", .converged, ["cluster.managed": "no", "pg.clone-pending": "20261201-101010"], [], .change(.destructive, "the clone pgha started in run 20261201-101010 did not finish: move the partial copy aside")),
+            ("node2/basebackup", .converged, ["cluster.managed": "no", "pg.datadir": "entries=21\n15"], [], .refused("holds a PostgreSQL cluster that is not a finished clone (no backup_manifest")),
+            ("node2/basebackup", .converged, ["cluster.managed": "no", "pg.system-identifier": "7311111111111111111", "pg.primary-system-identifier": "7322222222222222222"], [],
              .refused("holds another cluster's data (system identifier 7311111111111111111; the primary's is 7322222222222222222)")),
             ("node2/basebackup", .converged, ["cluster.managed": "no"], ["node2"], .change(.destructive, "pg_basebackup from node1 (--rebuild node2)")),
+            // In a running cluster a node's data is the rejoin step's: initdb and basebackup stand back.
+            ("node1/initdb", .converged, ["pg.datadir": "absent"], [], .right),
+            ("node2/basebackup", .converged, ["pg.datadir": "absent"], ["node2"], .right),
+            // --rebuild of a running standby: stopped here, moved aside, cloned from the current primary.
+            ("node2/rejoin", .converged, [:], ["node2"], .change(.destructive, "stop the standby here (crm_resource --ban, cleared afterwards), move /var/lib/postgresql/15/pgha aside")),
+            ("node1/rejoin", .converged, [:], ["node1"], .refused("node1 is the primary; pgha does not rebuild the primary: switch over")),
+            // After a failover (recorded: node1's walsenders stopped, 2 rows committed, kill -9):
+            // the old primary's commits past node2's fork point are named and make it destructive.
+            ("node1/rejoin", .failedOver, [:], [], .change(.destructive, "diverged at 0/4080468 from node2's timeline 3: 2 transactions committed on node1 at 0/4080468–0/40805F0")),
+            ("node2/rejoin", .failedOver, [:], [], .right),
+            ("node1/initdb", .failedOver, [:], [], .right),
+            ("node1/start-primary", .failedOver, [:], [], .right),
+            ("node1/replication-user", .failedOver, [:], [], .right),
+            ("node2/rewind-grants", .failedOver, [:], [], .right),
+            ("node2/rewind-grants", .failedOver, ["pg.rewind-grants": "false"], [], .change(.update, "grant repluser EXECUTE on pg_ls_dir")),
+            ("node1/rewind-grants", .failedOver, ["pg.rewind-grants": "false"], [], .right),
+            // No commit past the fork: a rewind loses nothing, an update.
+            ("node1/rejoin", .failedOver, ["node.divergence": Self.divergence(commits: 0)], [], .change(.update, "by 6 records, no commit among them: pg_rewind onto node2 (10.77.0.100)")),
+            // Its WAL ends before the fork: it follows as it is.
+            ("node1/rejoin", .failedOver, ["node.divergence": Self.divergence(records: 0, commits: 0)], [], .change(.update, "holds nothing node2 lacks")),
+            // Same timeline as the primary while it was a primary: only a clone is safe.
+            ("node1/rejoin", .failedOver, ["node.divergence": "identify=7714784320899220093|2|0/4080600|"], [], .change(.destructive, "move /var/lib/postgresql/15/pgha aside")),
+            ("node1/rejoin", .failedOver, ["node.divergence": "identify=7311111111111111111|3|0/4080600|\nhistory=2\t0/4080468\tno recovery target specified"], [],
+             .refused("holds another cluster's data (system identifier")),
+            ("node1/rejoin", .failedOver, ["node.divergence": ""], [], .refused("does not answer replication connections on 10.77.0.100")),
+            // Nothing failed and no lock: Pacemaker is starting or stopping it; nothing to do.
+            ("node1/rejoin", .failedOver, ["node.lock": "absent", "crm_mon": Self.withoutFailures], [], .right),
+            ("node1/rejoin", .failedOver, ["node.lock": "link"], [], .refused("PGSQL.lock is a symbolic link")),
+            ("node1/rejoin", .failedOver, ["crm_mon": ""], [], .change(.update, "Pacemaker does not run on node1: start it here")),
+            // The failed actions of a resource that runs again are cleared, named.
+            ("node2/rejoin", .converged, ["crm_mon": Self.converged2WithFailure], [], .change(.update, "clear the failed actions vip-slave_monitor_10000")),
             ("node2/directories", .converged,
              ["directories": "/var/lib/postgresql/15/pgha 755 root root directory\n/var/lib/postgresql/15/archive 700 postgres postgres directory\n/var/lib/postgresql/15/pgsql-tmp 700 postgres postgres directory\n/var/lib/postgresql 755 postgres postgres directory"],
              [], .change(.update, "/var/lib/postgresql/15/pgha 755 root:root → 700 postgres:postgres")),
@@ -157,6 +189,34 @@ final class StepDecisionTests: XCTestCase {
             }
             check(step, try facts(host, item.state, item.overrides), item.expected, "case \(n) \(item.id)")
         }
+    }
+
+    /// One recorded section of a fixture host.
+    static func recorded(_ host: String, _ state: State, _ name: String) -> String {
+        let text = (try? String(contentsOfFile: "\(repositoryRoot)/Tests/Fixtures/facts/testbed-\(state.rawValue)/\(host).facts", encoding: .utf8)) ?? ""
+        return FactScript(marker: FactScript.fixtureMarker).parse(text)[name] ?? ""
+    }
+
+    /// node1's recorded divergence after the failover, with other counts of records and commits past the fork.
+    static func divergence(records: Int = 6, commits: Int) -> String {
+        let recorded = Self.recorded("node1", .failedOver, "node.divergence")
+        let lines = recorded.split(separator: "\n").filter { !$0.hasPrefix("records=") }.map(String.init)
+        let summary = records == 0 ? "records=0 first= last= commits=0 first_commit= last_commit="
+            : "records=\(records) first=0/04080468 last=0/040805F0 commits=\(commits) first_commit= last_commit="
+        return (lines + [summary]).joined(separator: "\n")
+    }
+
+    /// node1's crm_mon after the failover without its failed action and fail count.
+    static var withoutFailures: String {
+        var xml = recorded("node1", .failedOver, "crm_mon")
+        if let start = xml.range(of: "<failures>"), let end = xml.range(of: "</failures>") { xml.removeSubrange(start.lowerBound..<end.upperBound) }
+        return xml.replacingOccurrences(of: #" fail-count="1""#, with: "")
+    }
+
+    /// node2's converged crm_mon with a failed monitor of the ro VIP (it runs again).
+    static var converged2WithFailure: String {
+        recorded("node2", .converged, "crm_mon").replacingOccurrences(of: "</resources>", with:
+            #"</resources><failures><failure op_key="vip-slave_monitor_10000" node="node2" exitstatus="not running" exitreason=""/></failures>"#)
     }
 
     func testPackagesMissingAndNumbersTheSpecDisagreesWith() throws {

@@ -93,9 +93,9 @@ public struct RejoinStep: Step {
         let lock = facts[node.lockFile]
         let failed = instance?.failed == true || status.failures.contains { $0.node == host && $0.operation.hasPrefix(resource + "_") }
             || status.failCounts[host]?[resource] != nil
-        // pgha's own ban, left by a rejoin cut short, counts as work to finish.
-        let disconnected = status.attributes[host]?["pgsql-data-status"] == "DISCONNECT"
-            || status.bans.contains { $0.id == "cli-ban-\(spec.pacemaker.pgsqlClone)-on-\(host)" }
+        // pgha's own ban, left by a rejoin cut short, counts as work to finish. (The agent's
+        // DISCONNECT alone does not: a standby Pacemaker is starting shows it too.)
+        let banned = status.bans.contains { $0.id == "cli-ban-\(spec.pacemaker.pgsqlClone)-on-\(host)" }
         if !rebuild {
             if Self.unpromotedWords.contains(role) && !(instance?.failed ?? false) && running {
                 // A standby that does not stream (its WAL receiver stopped: a diverged timeline,
@@ -105,7 +105,7 @@ public struct RejoinStep: Step {
                 return (.restartStandby(primary: primary),
                         Change(.update, "\(host) runs as a standby but does not stream from \(primary) (WAL receiver: \(server?.receiver ?? "none")\(agent)): give it 20 s, then stop it here (crm_resource --ban, cleared afterwards) and rejoin it as the facts then say"))
             }
-            if lock != .present && !failed && !disconnected { return nil }  // Pacemaker is on it (starting, stopping)
+            if lock != .present && !failed && !banned { return nil }  // Pacemaker is on it (starting, stopping)
         }
 
         if lock == .link { throw fail("\(lockPath ?? "PGSQL.lock") is a symbolic link; pgha never acts through one: remove it, then re-run") }
