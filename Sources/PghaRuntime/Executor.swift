@@ -159,7 +159,7 @@ public struct Executor: Sendable {
     }
 
     /// check → decide → apply → check again.
-    static func run(_ step: any Step, on connection: (any HostConnection)?) async -> Outcome {
+    public static func run(_ step: any Step, on connection: (any HostConnection)?) async -> Outcome {
         guard let connection else { return .failed("no connection to \(step.host)") }
         do {
             var script = FactScript()

@@ -28,7 +28,12 @@ public struct StatusSession: Sendable {
 
     /// One reading of every reachable node, judged.
     public func read() async -> ClusterReport {
-        let spec = loaded.spec
+        await Self.read(spec: loaded.spec, dialect: loaded.dialect, connections: connections, unreachable: unreachable)
+    }
+
+    /// The same over connections opened elsewhere (a switchover's).
+    public static func read(spec: ClusterSpec, dialect: ClusterSpec.PcsDialect, connections: [String: any HostConnection],
+                            unreachable: [String: String] = [:]) async -> ClusterReport {
         var script = FactScript()
         NodeProbes(spec: spec).probe(&script)
         let script_ = script
@@ -46,7 +51,7 @@ public struct StatusSession: Sendable {
             }
         }
         for node in spec.nodes where facts[node.name] == nil { facts[node.name] = Optional<Facts>.none }
-        return ClusterReport.evaluate(spec: spec, dialect: loaded.dialect, facts: facts, errors: errors)
+        return ClusterReport.evaluate(spec: spec, dialect: dialect, facts: facts, errors: errors)
     }
 
     public func close() async { await closeAll(connections) }

@@ -11,7 +11,7 @@ struct Pgha: AsyncParsableCommand {
         commandName: "pgha",
         abstract: "Declarative PostgreSQL high availability with Pacemaker, Corosync and pcs.",
         version: PghaVersion.string,
-        subcommands: [Validate.self, Render.self, Plan.self, Apply.self, Status.self])
+        subcommands: [Validate.self, Render.self, Plan.self, Apply.self, Status.self, SwitchoverCommand.self])
 }
 
 /// SPEC and -i INVENTORY, shared by every command.
@@ -225,3 +225,6 @@ struct Plan: AsyncParsableCommand {
         print("Plan: \(plan.steps.count) steps on \(hosts) hosts.")
     }
 }
+
+/// `exit(_:)` under a name commands can call (ParsableCommand's own `exit` hides it inside them).
+func reported(_ error: Error) -> Error { exit(error) }
