@@ -79,12 +79,17 @@ public enum Switchover {
         guard moved.succeeded else { throw fail("\(moveCommand) failed: \(moved.stderr.trimmingCharacters(in: .whitespacesAndNewlines))") }
         // The pgsql agent keeps every standby's promotion score at -INFINITY while a primary
         // runs, so a preference alone moves nothing: the old primary's promoted role is banned
-        // too; it demotes, and the agent scores the standbys (the preferred one wins).
-        let banCommand = ban(spec, from, dialect: dialect)
-        let banned = try await primary.run(banCommand)
-        guard banned.succeeded else {
-            _ = try? await primary.run(clear(spec))
-            throw fail("\(banCommand) failed: \(banned.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+        // too; it demotes, and the agent scores the standbys.
+        // The agent's election may still favour another standby (the most WAL received): its
+        // promoted role is banned as well, so only the target can be promoted; a target the
+        // agent will not promote (behind) is not, and the move times out and is cleared.
+        for node in spec.nodes.map(\.name) where node != to {
+            let banCommand = ban(spec, node, dialect: dialect)
+            let banned = try await primary.run(banCommand)
+            guard banned.succeeded else {
+                _ = try? await primary.run(clear(spec))
+                throw fail("\(banCommand) failed: \(banned.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
         }
         let moveStart = Date()
         // Until the target is a primary behind the rw VIP.
