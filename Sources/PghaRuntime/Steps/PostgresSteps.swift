@@ -227,7 +227,12 @@ public struct BasebackupStep: Step {
             _ = try await run(probes.moveAside, on: connection, display: "move \(pg.dataDir) aside to \(probes.aside)")
             if let tmp = spec.pacemaker.tmpdir { _ = try await run(SafePaths.remove(tmp + "/PGSQL.lock"), on: connection, display: "rm \(tmp)/PGSQL.lock") }
         }
-        // The note says "a clone of this run is under way" until pg_basebackup exits 0.
+        try await notedClone(from: from, on: connection)
+    }
+
+    /// The clone with its note: "a clone of this run is under way" until pg_basebackup exits 0
+    /// (a later plan moves a partial copy aside and clones again). The rejoin step clones so too.
+    func notedClone(from: String, on connection: HostConnection) async throws {
         let note = ServerProbes.cloneNote
         _ = try await run(SafePaths.directory((note as NSString).deletingLastPathComponent, mode: 0o700, owner: "root", group: "root"), on: connection,
                           display: "mkdir /var/lib/pgha")

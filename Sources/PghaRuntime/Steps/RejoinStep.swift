@@ -266,17 +266,11 @@ public struct RejoinStep: Step {
             if !facts[probes.dataDirectory].isEmpty {
                 _ = try await run(probes.moveAside, on: connection, display: "move \(pg.dataDir) aside to \(probes.aside)")
             }
-            let note = ServerProbes.cloneNote
-            _ = try await run(SafePaths.directory((note as NSString).deletingLastPathComponent, mode: 0o700, owner: "root", group: "root"),
-                              on: connection, display: "mkdir /var/lib/pgha")
-            _ = try await run(SafePaths.write(note, Data((probes.runID + "\n").utf8), mode: 0o600, owner: "root", group: "root"),
-                              on: connection, display: "note the clone in \(note)")
             do {
-                try await BasebackupStep(host: host, probes: probes, rebuild: true).clone(from: vip, on: connection)
+                try await BasebackupStep(host: host, probes: probes, rebuild: true).notedClone(from: vip, on: connection)
             } catch let failure as StepFailure {
                 throw fail(failure.message)
             }
-            _ = try await run(SafePaths.remove(note), on: connection, display: "rm \(note)")
         }
         if method != .follow {
             // pg_rewind and pg_basebackup copied the primary's files: this node's own again.
