@@ -18,7 +18,7 @@ public struct ShellCommand: Equatable, Sendable {
 }
 
 /// The pcs commands of seeds 000/001, generated for one pcs dialect (docs/architecture.md, "pcs dialects").
-public struct PcsCommands {
+public struct PcsCommands: Sendable {
     public let spec: ClusterSpec
     public let dialect: ClusterSpec.PcsDialect
     public static let cibFile = "pgsql_cfg"
@@ -57,6 +57,20 @@ public struct PcsCommands {
         var groups = spec.nodes.map { node in [node.name] + ([node.address] + node.ringAddresses).map { "addr=\($0)" } }
         if spec.pacemaker.lastManStanding { groups.append(["quorum", "last_man_standing=1"]) }
         return ShellCommand(["pcs", "cluster", "setup", spec.name], groups)
+    }
+
+    /// `pcs cluster node add NODE …` on a member: corosync.conf synced to every node and the
+    /// new one, its cluster started (`--start`) and enabled at boot when the spec says so.
+    public func nodeAddCommand(_ node: ClusterSpec.Node) -> ShellCommand {
+        let flags = ["--start"] + (spec.pacemaker.enableAtBoot ? ["--enable"] : [])
+        if legacy { return ShellCommand(["pcs", "cluster", "node", "add", ([node.name] + node.ringAddresses).joined(separator: ",")] + flags) }
+        return ShellCommand(["pcs", "cluster", "node", "add", node.name] + ([node.address] + node.ringAddresses).map { "addr=\($0)" } + flags)
+    }
+
+    /// `pcs cluster node remove NODE`: pcs stops the cluster on it (Pacemaker stops what runs
+    /// there first), removes it from corosync.conf everywhere and from Pacemaker's node list.
+    public func nodeRemoveCommand(_ name: String) -> ShellCommand {
+        ShellCommand(["pcs", "cluster", "node", "remove", name])
     }
 
     func pcs(_ words: [String], _ rest: [[String]] = []) -> ShellCommand {

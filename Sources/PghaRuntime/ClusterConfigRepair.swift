@@ -46,8 +46,19 @@ public struct ClusterConfigRepair {
             "workdir=$(mktemp -d /tmp/pgha-cib-repair.XXXXXX)",
             "trap 'rm -rf \"$workdir\"' EXIT",
         ]
+        let quiet = Self.changesOnlyParametersReadEachCall(desired: desired, live: live, resource: spec.pacemaker.pgsqlResource)
         switch mode {
         case .live:
+            if quiet {
+                // Pacemaker restarts a resource whose parameters change (the pgsql agent has no
+                // reload), the primary included. These parameters the agent reads at each call:
+                // pushed under maintenance-mode, the resource's history refreshed (its probes
+                // record the new parameters), so nothing restarts when maintenance ends.
+                lines += [
+                    "crm_attribute --type crm_config --name maintenance-mode --update true",
+                    "trap 'crm_attribute --type crm_config --name maintenance-mode --delete >/dev/null 2>&1; rm -rf \"$workdir\"' EXIT",
+                ]
+            }
             lines += ["cd \"$workdir\"", "pcs cluster cib live.xml"]
         case .offline(let input, _):
             lines += ["cp \(input) \"$workdir/live.xml\"", "cd \"$workdir\""]
@@ -143,10 +154,36 @@ public struct ClusterConfigRepair {
         switch mode {
         case .live:
             lines.append("pcs cluster cib-push new.xml diff-against=live.xml")
+            if quiet {
+                lines += [
+                    "\(Command("crm_resource", "--refresh", "--resource", spec.pacemaker.pgsqlClone)) >/dev/null",
+                    "crm_resource --wait --timeout=120",
+                ]
+            }
         case .offline(_, let output):
             lines.append("cp new.xml \(output)")
         }
         return Shell.lines(lines).text + "\n"
+    }
+
+    /// The pgsql agent's parameters it reads at each call (monitor, promote), none at start:
+    /// a change to them needs no restart (resources/heartbeat/pgsql: node_list in every
+    /// monitor of the primary, restart_on_promote in promote).
+    public static let readEachCall: Set<String> = ["node_list", "restart_on_promote"]
+
+    /// Whether the pgsql primitive's parameters differ, and only in readEachCall ones, while
+    /// the cluster is not in maintenance already (the operator's, left alone).
+    public static func changesOnlyParametersReadEachCall(desired: ClusterConfig, live: ClusterConfig, resource: String) -> Bool {
+        guard let want = desired.allPrimitives.first(where: { $0.primitive.id == resource })?.primitive,
+              let have = live.allPrimitives.first(where: { $0.primitive.id == resource })?.primitive,
+              !live.properties.contains(where: { $0.name == "maintenance-mode" && CIBValue.same($0.name, $0.value, "true") }) else { return false }
+        let names = Set(want.instance.map(\.name) + have.instance.map(\.name))
+        let changed = names.filter { name in
+            let a = want.instance.first { $0.name == name }?.value, b = have.instance.first { $0.name == name }?.value
+            guard let a, let b else { return true }
+            return !CIBValue.same(name, a, b)
+        }
+        return !changed.isEmpty && changed.isSubset(of: readEachCall)
     }
 
     /// The words after `pcs -f FILE`, or [] for any other command.

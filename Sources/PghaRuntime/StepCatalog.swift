@@ -102,11 +102,14 @@ extension StepCatalog {
         b.add(StartServerStep(host: primary, role: .primary, probes: probes))
         let replicationUser = b.add(ReplicationUserStep(host: primary, probes: probes, password: c.replicationPassword))
         var stopped: [String] = []
+        // A node added to a running cluster clones from whoever is primary now, which lets it
+        // replicate once its pg_hba.conf lists the node: after every earlier node's.
+        var hbaWritten = [b.steps.last { $0.host == primary && $0.name == "pg-hba" }!.id]
         for standby in spec.standbys.map(\.name) {
-            b.add(BasebackupStep(host: standby, probes: probes, rebuild: c.rebuild.contains(standby)), after: [replicationUser])
+            b.add(BasebackupStep(host: standby, probes: probes, rebuild: c.rebuild.contains(standby)), after: [replicationUser] + hbaWritten)
             let files = try configuration(standby, standby: true)
             b.add(files.conf)
-            b.add(files.hba)
+            hbaWritten.append(b.add(files.hba))
             b.add(StartServerStep(host: standby, role: .standby, probes: probes))
             stopped.append(b.add(StopServerStep(host: standby, role: .standby, probes: probes)))
         }
@@ -122,6 +125,9 @@ extension StepCatalog {
         b.add(PcsAuthStep(host: primary, spec: spec, dialect: c.dialect, password: c.haclusterPassword), after: pcsd + corosync)
         b.add(ClusterSetupStep(host: primary, spec: spec, dialect: c.dialect))
         b.add(ClusterStartStep(host: primary, spec: spec))
+        // Day two: nodes added to or removed from the spec join or leave (a new node after its
+        // clone was handed over and its agent patched).
+        b.add(ClusterNodesStep(host: primary, spec: spec, dialect: c.dialect), after: stopped + agentFix)
         // First time: the rendered script; afterwards: drift against the live CIB, repaired in one push.
         let script = try c.file(nil, template: "pcs-resources.sh.stencil")
         let cib = b.add(ClusterConfigStep(host: primary, spec: spec, dialect: c.dialect, createScript: script.content, runID: c.runID),

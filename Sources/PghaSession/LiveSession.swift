@@ -125,6 +125,7 @@ public struct LiveSession: Sendable {
         let spec = loaded.spec
         var plan = LivePlan(cluster: spec.name, pcsDialect: loaded.dialect.rawValue, pcsDialectNote: dialectNote, hosts: [])
         if lock == nil { plan.notes = lockNotes }
+        if let note = primaryNote() { plan.notes = (plan.notes ?? []) + [note] }
         let decisions = executor.plan(facts)
         for node in spec.nodes {
             var host = LivePlan.Host(name: node.name, address: node.address, unchanged: 0, changes: [])
@@ -141,6 +142,18 @@ public struct LiveSession: Sendable {
             plan.hosts.append(host)
         }
         return plan
+    }
+
+    /// The spec's cluster.primary names the first primary only: once the cluster runs, the
+    /// primary is whoever Pacemaker promoted, and a different cluster.primary moves nothing.
+    func primaryNote() -> String? {
+        let spec = loaded.spec
+        let promoted = spec.nodes.lazy.compactMap { node -> [String]? in
+            guard let status = self.facts[node.name].flatMap({ CrmMonStatus.parse($0[CrmMonStatus.probe]) }) else { return nil }
+            return status.instances.filter { $0.resource == spec.pacemaker.pgsqlResource && ["Promoted", "Master"].contains($0.role) }.compactMap(\.node)
+        }.first { !$0.isEmpty }
+        guard let promoted, promoted.count == 1, let now = promoted.first, now != spec.primary else { return nil }
+        return "cluster.primary is \(spec.primary), but \(now) is the primary now; the spec's primary names the first one only and pgha does not move it. To make \(spec.primary) the primary: pgha switchover SPEC -i INVENTORY --to \(spec.primary)"
     }
 
     /// Releases the lock (if this session holds one) and closes every connection.

@@ -74,10 +74,10 @@ final class StepDecisionTests: XCTestCase {
             "corosync-default": .change(.delete, "'debian'"), "pgsql-agent-fix": .change(.update, "crm_attribute --promotion"),
             "pcs-auth": .change(.update, "authenticate node1, node2, node3"), "cluster-setup": .change(.create, "create cluster pgha-testbed"),
             "cluster-start": .change(.update, "wait for quorum"), "cib-push": .change(.create, "one cib-push"), "verify": .change(.update, "promoted on no node"),
-            "rewind-grants": .right, "rejoin": .right,
+            "rewind-grants": .right, "rejoin": .right, "cluster-nodes": .right,
         ]
         var standby = primary.filter { !["initdb", "start-primary", "replication-user", "stop-primary", "pcs-auth", "cluster-setup",
-                                         "cluster-start", "cib-push", "verify"].contains($0.key) }
+                                         "cluster-start", "cluster-nodes", "cib-push", "verify"].contains($0.key) }
         standby["basebackup"] = .change(.create, "pg_basebackup from node1")
         standby["verify-streaming"] = .change(.update, "start as a standby of node1")
         standby["stop-standby"] = .right
@@ -119,7 +119,26 @@ final class StepDecisionTests: XCTestCase {
             ("node2/basebackup", .converged, ["cluster.managed": "no", "pg.datadir": "entries=21\n15"], [], .refused("holds a PostgreSQL cluster that is not a finished clone (no backup_manifest")),
             ("node2/basebackup", .converged, ["cluster.managed": "no", "pg.system-identifier": "7311111111111111111", "pg.primary-system-identifier": "7322222222222222222"], [],
              .refused("holds another cluster's data (system identifier 7311111111111111111; the primary's is 7322222222222222222)")),
-            ("node2/basebackup", .converged, ["cluster.managed": "no"], ["node2"], .change(.destructive, "pg_basebackup from node1 (--rebuild node2)")),
+            ("node2/basebackup", .converged, ["cluster.managed": "no"], ["node2"], .change(.destructive, "pg_basebackup from the current primary (rw VIP 10.77.0.100) (--rebuild node2)")),
+            ("node2/basebackup", .converged, ["cluster.managed": "no", "pg.rw-vip": "down"], ["node2"], .change(.destructive, "pg_basebackup from node1 (10.77.0.11) (--rebuild node2)")),
+            // A node joining a running cluster clones from the primary behind the rw VIP, and
+            // Pacemaker starts it (not pg_ctl).
+            ("node2/basebackup", .converged, ["cluster.managed": "no", "pg.datadir": "absent", "pg.rw-vip": "up"], [], .change(.create, "pg_basebackup from the current primary (rw VIP 10.77.0.100)")),
+            ("node2/verify-streaming", .converged, ["cluster.managed": "no", "pg.running": "no", "pg.rw-vip": "up"], [], .right),
+            ("node2/verify-streaming", .converged, ["cluster.managed": "no", "pg.running": "no", "pg.streaming": "", "pg.rw-vip": "down"], [], .change(.update, "start as a standby of node1 (10.77.0.11)")),
+            // The members follow the spec: a node added joins, one removed leaves (not the primary).
+            ("node1/cluster-nodes", .converged, ["corosync.members": "ring0_addr: 10.77.0.11\nname: node1\nring0_addr: 10.77.0.12\nname: node2"], [],
+             .change(.create, "add node3 to the cluster (pcs cluster node add node3 addr=10.77.0.13 --start")),
+            ("node1/cluster-nodes", .converged, ["corosync.members": "name: node1\nname: node2\nname: node3\nname: node4"], [],
+             .change(.delete, "remove node4 from the cluster (pcs cluster node remove: Pacemaker stops PostgreSQL there first); its data directory /var/lib/postgresql/15/pgha is left in place")),
+            ("node1/cluster-nodes", .converged, ["corosync.members": "name: node2\nname: node3\nname: node9",
+                                                 "crm_mon": Self.recorded("node1", .converged, "crm_mon").replacingOccurrences(of: "\"node1\"", with: "\"node9\"")], [],
+             .refused("node9 is the primary now and is no longer in the spec; pgha does not remove the primary. Move the primary first (pgha switchover")),
+            ("node1/cluster-nodes", .converged, ["corosync.members": "name: node1\nname: node2\nname: node3\nname: $(reboot)"], [], .refused("no plain node name")),
+            ("node1/cluster-nodes", .converged, ["corosync.members": "ring0_addr: node1\nring0_addr: node2\nring0_addr: node3"], [], .right),
+            ("node1/cluster-nodes", .bare, [:], [], .right),
+            // Another cluster's corosync.conf (Debian's default, one not of this spec) is cluster-setup's, never joined.
+            ("node1/cluster-nodes", .converged, ["corosync.name": "payroll"], [], .right),
             // In a running cluster a node's data is the rejoin step's: initdb and basebackup stand back.
             ("node1/initdb", .converged, ["pg.datadir": "absent"], [], .right),
             ("node2/basebackup", .converged, ["pg.datadir": "absent"], ["node2"], .right),

@@ -219,13 +219,20 @@ public struct ClusterStartStep: Step {
     public let host: String
     public let name = "cluster-start"
     public var dependsOn: [String] = []
-    let nodeCount: Int
+    let nodes: [String]
     let enableAtBoot: Bool
 
     public init(host: String, spec: ClusterSpec) {
         self.host = host
-        self.nodeCount = spec.nodes.count
+        self.nodes = spec.nodes.map(\.name)
         self.enableAtBoot = spec.pacemaker.enableAtBoot
+    }
+
+    /// The spec's nodes that are members (all of them before the cluster runs: setup makes
+    /// them so); a node the spec adds joins later (cluster-nodes).
+    func members(_ status: CrmMonStatus?) -> [String] {
+        guard let status, !status.nodes.isEmpty else { return nodes }
+        return nodes.filter { node in status.nodes.contains { $0.name == node } }
     }
 
     public var summary: String { "pcs cluster start --all\(enableAtBoot ? "; pcs cluster enable --all" : ""); wait for quorum" }
@@ -235,7 +242,8 @@ public struct ClusterStartStep: Step {
     public func probe(_ script: inout FactScript) { script.add(Self.status) }
 
     public func decide(_ facts: Facts) throws -> Change? {
-        guard let status = facts[Self.status], status.quorate, status.onlineNodes.count == nodeCount else {
+        let status = facts[Self.status]
+        guard let status, status.quorate, members(status).allSatisfy(status.onlineNodes.contains) else {
             return Change(.update, "start the cluster on every node and wait for quorum")
         }
         return nil
@@ -244,8 +252,95 @@ public struct ClusterStartStep: Step {
     public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
         _ = try await run(Command("pcs", "cluster", "start", "--all"), on: connection)
         if enableAtBoot { _ = try await run(Command("pcs", "cluster", "enable", "--all"), on: connection) }
+        let nodeCount = members(facts[Self.status]).count
         let quorate: Shell = "s=$(\(CrmMonStatus.query) 2>/dev/null); [ \"$(printf '%s' \"$s\" | grep -c 'online=\"true\"')\" -ge \(nodeCount) ] && printf '%s' \"$s\" | grep -q 'with_quorum=\"true\"'"
         _ = try await run(Shell.waitUntil(quorate, tries: 120, interval: 0.5, failure: "the cluster did not reach quorum with all \(nodeCount) nodes within 60 s"),
                           on: connection, display: "wait for quorum")
+    }
+}
+
+/// The cluster's members follow the spec on a running cluster: a node added to the spec joins
+/// (`pcs cluster node add`, its cluster started), a node removed from it leaves
+/// (`pcs cluster node remove`: Pacemaker stops its standby first). The removed node's data
+/// directory stays as it is. Removing the node that is the primary now is refused: switch over
+/// first. A new cluster is cluster-setup's; this step looks only at one that exists.
+public struct ClusterNodesStep: Step {
+    public let host: String
+    public let name = "cluster-nodes"
+    public var dependsOn: [String] = []
+    let spec: ClusterSpec
+    let commands: PcsCommands
+
+    public init(host: String, spec: ClusterSpec, dialect: ClusterSpec.PcsDialect) {
+        self.host = host
+        self.spec = spec
+        self.commands = PcsCommands(spec: spec, dialect: dialect)
+    }
+
+    public var summary: String { "keep the cluster's members the spec's nodes: pcs cluster node add / remove" }
+    public var details: [String] {
+        ["a node leaving is refused while it is the primary; its data directory is left in place"]
+    }
+
+    /// The members corosync.conf lists: its nodes' `name:` (corosync 3, pcs 0.10+), else their
+    /// `ring0_addr:` (corosync 2 under pcs 0.9 names nodes by it). Empty when there is no file.
+    /// Names come from the host: only those of the node-name grammar are acted on; any other
+    /// makes the step refuse.
+    public static let members = Probe("corosync.members",
+                                      "awk '$1 == \"name:\" || $1 == \"ring0_addr:\" {print $1, $2}' /etc/corosync/corosync.conf 2>/dev/null") { text -> [String] in
+        let pairs = text.split(separator: "\n").map { $0.split(separator: " ", maxSplits: 1).map(String.init) }.filter { $0.count == 2 }
+        let names = pairs.filter { $0[0] == "name:" }.map { $0[1] }
+        return names.isEmpty ? pairs.map { $0[1] } : names
+    }
+    static let status = CrmMonStatus.probe.map { CrmMonStatus.parse($0) }
+
+    public func probe(_ script: inout FactScript) {
+        script.add(ClusterSetupStep.clusterName)
+        script.add(Self.members)
+        script.add(Self.status)
+    }
+
+    /// (join, leave) in spec order / corosync order.
+    func differences(_ facts: Facts) throws -> (join: [ClusterSpec.Node], leave: [String]) {
+        // Only our own cluster's members: a bare Debian host's default corosync.conf (cluster
+        // 'debian', one node on 127.0.0.1) is cluster-setup's to replace, not to join.
+        let members = facts[Self.members]
+        guard facts[ClusterSetupStep.clusterName] == spec.name, !members.isEmpty else { return ([], []) }
+        if let bad = members.first(where: { !Grammar.matches($0, Grammar.nodeName) }) {
+            throw fail("/etc/corosync/corosync.conf names a node '\(Grammar.escaped(bad))' that is no plain node name; pgha does not act on it. Check the file")
+        }
+        let join = spec.nodes.filter { !members.contains($0.name) }
+        let leave = members.filter { name in !spec.nodes.contains { $0.name == name } }
+        return (join, leave)
+    }
+
+    public func decide(_ facts: Facts) throws -> Change? {
+        let (join, leave) = try differences(facts)
+        guard !join.isEmpty || !leave.isEmpty else { return nil }
+        let promoted = facts[Self.status]?.instances
+            .filter { $0.resource == spec.pacemaker.pgsqlResource && ["Promoted", "Master"].contains($0.role) }.compactMap(\.node) ?? []
+        if let primary = leave.first(where: promoted.contains) {
+            throw fail("\(primary) is the primary now and is no longer in the spec; pgha does not remove the primary. Move the primary first (pgha switchover SPEC -i INVENTORY --to NODE), then apply again")
+        }
+        var parts: [String] = []
+        if !join.isEmpty { parts.append("add \(join.map(\.name).joined(separator: ", ")) to the cluster (\(join.map { commands.nodeAddCommand($0).rendered }.joined(separator: "; ")))") }
+        if !leave.isEmpty {
+            parts.append("remove \(leave.joined(separator: ", ")) from the cluster (pcs cluster node remove: Pacemaker stops PostgreSQL there first); "
+                + "\(leave.count == 1 ? "its" : "their") data directory \(spec.postgresql.dataDir) is left in place")
+        }
+        return Change(leave.isEmpty ? .create : .delete, parts.joined(separator: "; "))
+    }
+
+    public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
+        let (join, leave) = try differences(facts)
+        for node in join {
+            _ = try await run(commands.nodeAddCommand(node).shell, on: connection)
+            let online: Shell = "\(CrmMonStatus.query) 2>/dev/null | grep -qF -- \("<node name=\"\(node.name)\" ") && \(CrmMonStatus.query) 2>/dev/null | grep -F -- \("<node name=\"\(node.name)\" ") | grep -q 'online=\"true\"'"
+            _ = try await run(Shell.waitUntil(online, tries: 240, interval: 0.5, failure: "\(node.name) did not come online in the cluster within 120 s"),
+                              on: connection, display: "wait until \(node.name) is online")
+        }
+        for name in leave {
+            _ = try await run(commands.nodeRemoveCommand(name).shell, on: connection)
+        }
     }
 }

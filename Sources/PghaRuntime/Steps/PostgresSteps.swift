@@ -89,6 +89,20 @@ public struct ServerProbes: Sendable {
         }
     }
 
+    /// Whether a server answers behind the rw VIP (pg_isready: no role or password needed).
+    /// In a running cluster a node clones and streams from whoever is primary now, there.
+    public var rwVIPAnswers: Probe<Bool> {
+        Probe("pg.rw-vip", "\(tools.tool("pg_isready", ["-q", "-h", spec.vips.readWrite.ip, "-p", String(pg.port), "-t", "2"], asUser: false)) && echo up || echo down") { $0 == "up" }
+    }
+
+    /// The address a standby clones and streams from: the rw VIP when a server answers there
+    /// (a running cluster, its primary wherever it is now), else the spec's first primary.
+    public func source(_ facts: Facts) -> (address: String, label: String) {
+        if facts[rwVIPAnswers] { return (spec.vips.readWrite.ip, "the current primary (rw VIP \(spec.vips.readWrite.ip))") }
+        let primary = spec.node(named: spec.primary)?.address ?? spec.primary
+        return (primary, "\(spec.primary) (\(primary))")
+    }
+
     /// One value of SharedFacts.pg (`key`: a word of pgha's).
     public func serverValue(_ name: String, _ key: String) -> Probe<String> {
         Probe(name, SharedFacts.pgValue(key), reads: [SharedFacts.pg(spec)])
@@ -163,16 +177,14 @@ public struct BasebackupStep: Step {
     var primaryAddress: String { spec.node(named: spec.primary)?.address ?? spec.primary }
     var rwVIP: String { spec.vips.readWrite.ip }
 
-    /// A rebuild clones from whoever is primary now: the rw VIP, when it answers.
-    var rwVIPAnswers: Probe<Bool> {
-        Probe("pg.rw-vip", "\(pg.tools.tool("pg_isready", ["-q", "-h", rwVIP, "-p", String(pg.port), "-t", "2"], asUser: false)) && echo up || echo down") { $0 == "up" }
-    }
+    var rwVIPAnswers: Probe<Bool> { probes.rwVIPAnswers }
 
     public var summary: String {
         "pg_basebackup from \(spec.primary) (\(primaryAddress)) into \(pg.dataDir) as \(spec.replication.user), without -R"
     }
     public var details: [String] {
-        ["only into an absent or empty data directory; a non-empty one stops the step and names --rebuild \(host)"]
+        ["only into an absent or empty data directory; a non-empty one stops the step and names --rebuild \(host)",
+         "when a server answers on the rw VIP \(rwVIP) (a running cluster: a node added, a rebuild) from the primary there"]
     }
 
     public func probe(_ script: inout FactScript) {
@@ -181,10 +193,8 @@ public struct BasebackupStep: Step {
         script.add(probes.clonePending)
         script.add(probes.systemIdentifier)
         script.add(probes.primarySystemIdentifier)
-        if rebuild {
-            script.add(probes.rebuilt)
-            script.add(rwVIPAnswers)
-        }
+        script.add(rwVIPAnswers)
+        if rebuild { script.add(probes.rebuilt) }
     }
 
     /// pg_basebackup writes backup_manifest last (PostgreSQL 13+); older versions have none.
@@ -197,14 +207,14 @@ public struct BasebackupStep: Step {
         // primary now, rebuilds (--rebuild) and resumes a clone cut short.
         if facts[probes.managed] { return nil }
         let dir = facts[probes.dataDirectory]
-        if dir.isEmpty { return Change(.create, "pg_basebackup from \(spec.primary) into \(pg.dataDir)") }
+        let from = probes.source(facts).label
+        if dir.isEmpty { return Change(.create, "pg_basebackup from \(from) into \(pg.dataDir)") }
         if rebuild && !facts[probes.rebuilt] {
-            let from = facts[rwVIPAnswers] ? "the current primary (rw VIP \(rwVIP))" : spec.primary
             return Change(.destructive, "move \(pg.dataDir) aside to \(probes.aside), then pg_basebackup from \(from) (--rebuild \(host))")
         }
         if let run = facts[probes.clonePending] {
             // pgha's own clone, cut short (a killed apply, a lost connection): kept, and made again.
-            return Change(.destructive, "the clone pgha started in run \(run) did not finish: move the partial copy aside to \(probes.aside), then pg_basebackup from \(spec.primary) again")
+            return Change(.destructive, "the clone pgha started in run \(run) did not finish: move the partial copy aside to \(probes.aside), then pg_basebackup from \(from) again")
         }
         if dir.isInitialised && (dir.hasManifest || !hasManifests) {
             if let mine = facts[probes.systemIdentifier], let primary = facts[probes.primarySystemIdentifier], mine != primary {
@@ -219,10 +229,9 @@ public struct BasebackupStep: Step {
     }
 
     public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
-        var from = primaryAddress
+        let from = probes.source(facts).address
         let partial = facts[probes.clonePending] != nil
         if (rebuild || partial) && !facts[probes.dataDirectory].isEmpty {
-            if rebuild && facts[rwVIPAnswers] { from = rwVIP }
             _ = try await run("\(pg.tools.pgCtl("stop", ["-m", "fast", "-w", "-t", "60"])) >/dev/null 2>&1; true", on: connection)
             _ = try await run(probes.moveAside, on: connection, display: "move \(pg.dataDir) aside to \(probes.aside)")
             if let tmp = spec.pacemaker.tmpdir { _ = try await run(SafePaths.remove(tmp + "/PGSQL.lock"), on: connection, display: "rm \(tmp)/PGSQL.lock") }
@@ -319,13 +328,17 @@ public struct StartServerStep: Step {
         script.add(probes.managed)
         script.add(probes.running)
         script.add(streaming)
+        if role == .standby { script.add(probes.rwVIPAnswers) }
     }
 
     public func decide(_ facts: Facts) throws -> Change? {
         if facts[probes.managed] { return nil }  // Pacemaker runs PostgreSQL now
         switch role {
         case .standby:
-            return facts[streaming] == "streaming" ? nil : Change(.update, "start as a standby of \(spec.primary) and wait until it streams")
+            // A node joining a running cluster: Pacemaker's agent starts it (its clone carries
+            // the agent's include of a recovery.conf only the agent writes).
+            if facts[probes.rwVIPAnswers] && !facts[probes.running] { return nil }
+            return facts[streaming] == "streaming" ? nil : Change(.update, "start as a standby of \(probes.source(facts).label) and wait until it streams")
         case .primary:
             return facts[probes.running] ? nil : Change(.update, "start PostgreSQL (pg_ctl, until Pacemaker takes over)")
         }
@@ -339,7 +352,7 @@ public struct StartServerStep: Step {
             return
         }
         if !facts[probes.running] {
-            let primary = spec.node(named: spec.primary)?.address ?? spec.primary
+            let primary = probes.source(facts).address
             let conninfo = "host=\(primary) port=\(pg.port) user=\(spec.replication.user) application_name=\(host)"
             let signal = pg.dataDir + "/standby.signal"
             // pg_ctl hands -o to postgres through /bin/sh: the conninfo's values are validated

@@ -1,5 +1,5 @@
 #!/bin/bash
-# After test_19_failover (a healthy cluster): `pgha switchover --to` another node and back,
+# After test_15 (the shared, healthy cluster of test_10): `pgha switchover --to` another node and back,
 # while a writer on node3 inserts through the rw VIP. Every acknowledged row is there
 # afterwards, no cli-ban/cli-prefer constraint is left, the old primary streams again without
 # a rebuild, and pgha status exits 0. Also: refused when the target is the primary.
