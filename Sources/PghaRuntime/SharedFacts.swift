@@ -47,6 +47,7 @@ public enum SharedFacts {
             union all select 'restart=' || name from pg_settings where context = 'postmaster' \
             union all select 'pending=' || name from pg_settings where pending_restart \
             union all select 'streaming=' || application_name from pg_stat_replication where state = 'streaming' \
+            union all select 'replication_password=' || \(StoredPassword.sql(role: spec.replication.user)) \
             union all select 'rewind_grants=' || coalesce((select (\(RewindGrantsStep.functions.map { "has_function_privilege(oid, \(sqlLiteral($0)), 'execute')" }.joined(separator: " and ")))::text from pg_roles where rolname = \(sqlLiteral(spec.replication.user))), 'absent')
             """
         // Only our own server: on a bare Debian host the distribution's main cluster answers on

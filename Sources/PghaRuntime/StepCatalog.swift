@@ -134,11 +134,17 @@ extension StepCatalog {
                         after: stopped + agentFix)
         // Day two: any node may be the primary now; each node is made a standby of it again
         // when it is not one (after a failover, a lost node), from the current primary.
-        var rejoined: [String] = []
+        // The replication role as the spec says on whichever node is primary (grants, password)
+        // before any rejoin connects with it.
+        var role: [String] = []
         for node in spec.nodes.map(\.name) {
             b.add(RewindGrantsStep(host: node, probes: probes), after: [cib])
+            role.append(b.add(ReplicationPasswordStep(host: node, probes: probes, password: c.replicationPassword)))
+        }
+        var rejoined: [String] = []
+        for node in spec.nodes.map(\.name) {
             let files = [try c.file(node, template: "postgresql.conf.stencil"), try c.file(node, template: "pg_hba.conf.stencil")]
-            rejoined.append(b.add(RejoinStep(host: node, probes: probes, rebuild: c.rebuild.contains(node), configuration: files)))
+            rejoined.append(b.add(RejoinStep(host: node, probes: probes, rebuild: c.rebuild.contains(node), configuration: files), after: role))
         }
         b.add(VerifyStep(host: primary, spec: spec, dialect: c.dialect), after: rejoined.filter { !$0.hasPrefix(primary + "/") })
         return try b.build()

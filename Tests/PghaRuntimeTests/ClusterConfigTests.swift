@@ -182,11 +182,34 @@ final class ClusterConfigTests: XCTestCase {
         XCTAssertTrue(script.contains("\npcs -f scratch.xml constraint order demote msPostgresql then stop slave-group symmetrical=false kind=Optional\n"))
         XCTAssertFalse(script.contains("scratch.xml property"))
         XCTAssertFalse(script.contains("#   ~"), "no spec or CIB value in a comment: a newline in one would start a command")
-        XCTAssertTrue(script.hasSuffix("\npcs cluster cib-push new.xml diff-against=live.xml\n"))
+        // The drifted fixture's only pgsql change is node_list, which the agent reads at each
+        // call: pushed under maintenance-mode and the resource refreshed, so nothing restarts.
+        XCTAssertTrue(script.contains("\ncrm_attribute --type crm_config --name maintenance-mode --update true\n"))
+        XCTAssertTrue(script.hasSuffix("\npcs cluster cib-push new.xml diff-against=live.xml\ncrm_resource --refresh --resource msPostgresql >/dev/null\ncrm_resource --wait --timeout=120\n"), script)
         XCTAssertEqual(script.components(separatedBy: "cib-push").count, 2, "one push")
         XCTAssertFalse(script.lowercased().contains("password"))
         XCTAssertNil(try repairScript("converged"))
         XCTAssertNil(try repairScript("foreign"))
+    }
+
+    /// Which pgsql parameter changes are pushed without a restart: only those the agent reads at
+    /// each call, and never into a cluster the operator put in maintenance-mode.
+    func testOnlyParametersReadEachCallAvoidTheRestart() throws {
+        let spec = try testbedSpec()
+        let desired = try ClusterConfig.desired(spec: spec, dialect: .v0_11)
+        let converged = try fixture("converged")
+        func quiet(_ xml: String) throws -> Bool {
+            ClusterConfigRepair.changesOnlyParametersReadEachCall(desired: desired, live: try ClusterConfig.parse(xml), resource: spec.pacemaker.pgsqlResource)
+        }
+        XCTAssertFalse(try quiet(converged), "nothing differs")
+        XCTAssertTrue(try quiet(converged.replacingOccurrences(of: "value=\"node1 node2 node3\"", with: "value=\"node1 node2\"")))
+        XCTAssertFalse(try quiet(converged.replacingOccurrences(of: "name=\"master_ip\" value=\"10.77.0.100\"", with: "name=\"master_ip\" value=\"10.77.0.99\"")),
+                       "master_ip is read at start: a restart")
+        XCTAssertFalse(try quiet(converged.replacingOccurrences(of: "value=\"node1 node2 node3\"", with: "value=\"node1 node2\"")
+            .replacingOccurrences(of: "name=\"master_ip\" value=\"10.77.0.100\"", with: "name=\"master_ip\" value=\"10.77.0.99\"")), "one restarting change among them")
+        let script = try XCTUnwrap(try ClusterConfigRepair(spec: spec, dialect: .v0_11).script(live: try ClusterConfig.parse(
+            converged.replacingOccurrences(of: "name=\"master_ip\" value=\"10.77.0.100\"", with: "name=\"master_ip\" value=\"10.77.0.99\""))))
+        XCTAssertFalse(script.contains("maintenance-mode"), script)
     }
 
     func testAPropertyAloneIsSetWithoutRebuilding() throws {

@@ -39,3 +39,31 @@ final class ScramVerifierTests: XCTestCase {
         XCTAssertNil(ScramVerifier.make(password: ""))
     }
 }
+
+/// The replication role's stored password judged from what the fact script prints, recorded
+/// on the test bed (PostgreSQL 15 computing its own verifiers: `create role fx_scram login
+/// password 'fixture-repl'`, and fx_md5 the same under password_encryption = md5; the fact
+/// expression StoredPassword.sql printed for each).
+final class StoredPasswordTests: XCTestCase {
+    static let scram = "scram 4096 qKtEhaz3UMciufYknSxaPA== 3891dd068ed806fbbac4f1c268e3dfb3"
+    static let md5 = "md5 5523cf28d15c0d9958de420809810ece"
+
+    func testServerVerifiersMatchOnlyTheirPassword() {
+        XCTAssertTrue(StoredPassword.parse(Self.scram).matches(password: "fixture-repl", user: "fx_scram"))
+        XCTAssertFalse(StoredPassword.parse(Self.scram).matches(password: "fixture-rep", user: "fx_scram"))
+        XCTAssertTrue(StoredPassword.parse(Self.md5).matches(password: "fixture-repl", user: "fx_md5"))
+        XCTAssertFalse(StoredPassword.parse(Self.md5).matches(password: "fixture-repl", user: "repluser"), "md5 salts with the role name")
+        XCTAssertFalse(StoredPassword.parse(Self.md5).matches(password: "other", user: "fx_md5"))
+    }
+
+    func testWhatAHostMayPrint() {
+        XCTAssertEqual(StoredPassword.parse(""), .unknown)
+        XCTAssertEqual(StoredPassword.parse("absent"), .absent)
+        XCTAssertEqual(StoredPassword.parse("none"), .none)
+        for garbage in ["scram 4096 !!notbase64 3891dd068ed806fbbac4f1c268e3dfb3", "scram x qKtEhaz3UMciufYknSxaPA== 3891dd068ed806fbbac4f1c268e3dfb3",
+                        "scram 0 qKtEhaz3UMciufYknSxaPA== 3891dd068ed806fbbac4f1c268e3dfb3", "md5 3891DD068ED806FBBAC4F1C268E3DFB3", "md5 $(reboot)", "SCRAM-SHA-256$4096:abc"] {
+            XCTAssertEqual(StoredPassword.parse(garbage), .none, garbage)
+            XCTAssertFalse(StoredPassword.parse(garbage).matches(password: "fixture-repl", user: "fx_scram"), garbage)
+        }
+    }
+}

@@ -74,7 +74,7 @@ final class StepDecisionTests: XCTestCase {
             "corosync-default": .change(.delete, "'debian'"), "pgsql-agent-fix": .change(.update, "crm_attribute --promotion"),
             "pcs-auth": .change(.update, "authenticate node1, node2, node3"), "cluster-setup": .change(.create, "create cluster pgha-testbed"),
             "cluster-start": .change(.update, "wait for quorum"), "cib-push": .change(.create, "one cib-push"), "verify": .change(.update, "promoted on no node"),
-            "rewind-grants": .right, "rejoin": .right, "cluster-nodes": .right,
+            "rewind-grants": .right, "replication-password": .right, "rejoin": .right, "cluster-nodes": .right,
         ]
         var standby = primary.filter { !["initdb", "start-primary", "replication-user", "stop-primary", "pcs-auth", "cluster-setup",
                                          "cluster-start", "cluster-nodes", "cib-push", "verify"].contains($0.key) }
@@ -153,6 +153,15 @@ final class StepDecisionTests: XCTestCase {
             ("node1/start-primary", .failedOver, [:], [], .right),
             ("node1/replication-user", .failedOver, [:], [], .right),
             ("node2/rewind-grants", .failedOver, [:], [], .right),
+            // The replication password follows the spec on whichever node is primary (converged:
+            // recorded with fixture-repl; the standbys hold the same role and leave it alone).
+            ("node1/replication-password", .converged, [:], [], .right),
+            ("node1/replication-password", .converged, ["pg.replication-password": "scram 4096 DZi62U2Cxaz105JaY281FQ== 00000000000000000000000000000000"], [],
+             .change(.update, "set role repluser's password")),
+            ("node2/replication-password", .converged, ["pg.replication-password": "scram 4096 DZi62U2Cxaz105JaY281FQ== 00000000000000000000000000000000"], [], .right),
+            ("node1/replication-password", .converged, ["pg.replication-password": "absent"], [], .right),
+            ("node1/replication-user", .converged, ["cluster.managed": "no", "pg.replication-password": "md5 5523cf28d15c0d9958de420809810ece"], [],
+             .change(.update, "set role repluser's password")),
             ("node2/rewind-grants", .failedOver, ["pg.rewind-grants": "false"], [], .change(.update, "grant repluser EXECUTE on pg_ls_dir")),
             ("node1/rewind-grants", .failedOver, ["pg.rewind-grants": "false"], [], .right),
             // No commit past the fork: a rewind loses nothing, an update.

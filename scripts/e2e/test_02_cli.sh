@@ -54,13 +54,13 @@ diff -r <(cd "$tmp/out" && find . -type f | sort) <(cd Tests/Golden/testbed && f
 
 # plan --offline
 run 0 "$pgha" plan specs/testbed.yaml -i inventory/testbed.yaml --offline
-grep -q "^Plan: 63 steps on 3 hosts." <<<"$out" || fail "plan: $out"
+grep -q "^Plan: 67 steps on 3 hosts." <<<"$out" || fail "plan: $out"
 run 1 "$pgha" plan specs/testbed.yaml --offline
 grep -q "needs an inventory" <<<"$out" || fail "plan without inventory: $out"
 run 1 "$pgha" plan specs/testbed.yaml -i inventory/testbed.yaml --offline --format yaml
 grep -q "format" <<<"$out" || fail "bad --format: $out"
 run 0 "$pgha" plan specs/testbed.yaml -i inventory/testbed.yaml --offline --format json
-python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d["steps"]) == 63, len(d["steps"])' <<<"$out" || fail "offline json: $out"
+python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d["steps"]) == 67, len(d["steps"])' <<<"$out" || fail "offline json: $out"
 
 # an inventory that misses a node: error before any host is touched
 printf 'hosts:\n  node1: {address: 10.77.0.11}\n' > "$tmp/inv.yaml"

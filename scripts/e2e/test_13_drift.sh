@@ -113,3 +113,22 @@ for n in node1 node2 node3; do
 done
 ! ls /tmp/pgha-cib-canary-* >/dev/null 2>&1 || fail "a payload from the CIB ran on this machine"
 echo "CIB values with quotes, backticks and \$(…): shown as drift, repaired, no payload ran on any host"
+
+# 3. The replication password rotated in the spec: every .pgpass and the role's password on the
+#    primary follow; standbys cut off from the primary reconnect with the new one. Then back.
+original=$PGHA_REPLICATION_PASSWORD
+for pw in "rotated-$RANDOM$RANDOM" "$original"; do
+  export PGHA_REPLICATION_PASSWORD=$pw
+  plan
+  [ "$rc" = 2 ] || fail "plan with another replication password exited $rc: $out"
+  [ "$(grep -c '^  ~ pgpass ' <<<"$out")" = 3 ] || fail "the plan does not rewrite .pgpass on 3 nodes: $out"
+  expect '^  ~ replication-password .*sensitive' "the replication role's password"
+  [ "$(grep -c '^  [~+!-] ' <<<"$out")" = 4 ] || fail "the plan shows more than the password: $out"
+  grep -qF -- "$pw" <<<"$out" && fail "the plan shows the password"
+  repaired "the replication password"
+  primary=$(promoted node1)
+  psql_on "$primary" "-c 'select pg_terminate_backend(pid) from pg_stat_replication'" > /dev/null
+  wait_for 30 "both standbys streaming again with the new password" bash -c \
+    "[ \"\$(ssh -F .testbed/ssh_config $primary \"cd / && runuser -u postgres -- psql -XAtc \\\"select count(*) from pg_stat_replication where state = 'streaming'\\\"\")\" = 2 ]"
+done
+echo "replication password rotated and back: .pgpass on every node and the role on the primary, standbys reconnect; plan exits 0"

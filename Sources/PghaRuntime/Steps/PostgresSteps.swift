@@ -103,6 +103,11 @@ public struct ServerProbes: Sendable {
         return (primary, "\(spec.primary) (\(primary))")
     }
 
+    /// The replication role's stored password, as StoredPassword (no verifier travels).
+    public var storedPassword: Probe<StoredPassword> {
+        serverValue("pg.replication-password", "replication_password").map { StoredPassword.parse($0) }
+    }
+
     /// One value of SharedFacts.pg (`key`: a word of pgha's).
     public func serverValue(_ name: String, _ key: String) -> Probe<String> {
         Probe(name, SharedFacts.pgValue(key), reads: [SharedFacts.pg(spec)])
@@ -424,33 +429,40 @@ public struct ReplicationUserStep: Step {
     public func probe(_ script: inout FactScript) {
         script.add(probes.managed)
         script.add(state)
+        script.add(probes.storedPassword)
     }
 
     public func decide(_ facts: Facts) throws -> Change? {
         if facts[probes.managed] { return nil }
         switch facts[state] {
-        case "t": return nil
+        case "t":
+            let stored = facts[probes.storedPassword]
+            return stored == .unknown || stored.matches(password: password, user: role) ? nil : Change(.update, "set role \(role)'s password: the server's is not the one \(probes.spec.replication.password) gives (sensitive)")
         case "f": return Change(.update, "give role \(role) REPLICATION LOGIN and its password")
         default: return Change(.create, "create role \(role) REPLICATION LOGIN with its password (sensitive)")
         }
     }
 
     public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
-        // The server sees a SCRAM verifier computed here, not the password (ScramVerifier); and
-        // whatever it is sent, this session logs no statement text (the seed profile logs every
-        // statement: log_min_duration_statement = 0), so nothing of the secret lands in the
-        // server log that pg_basebackup copies to every standby.
+        _ = try await run(Self.setPassword(role: role, password: password, tools: probes.pg.tools, create: true), on: connection,
+                          display: "psql (create replication role, SQL on stdin)")
+    }
+
+    /// psql with the SQL on stdin that sets the role's password (creating the role and granting
+    /// pg_rewind's functions first when `create`). The server sees a SCRAM verifier computed here,
+    /// not the password (ScramVerifier); and whatever it is sent, this session logs no statement
+    /// text (the seed profile logs every statement: log_min_duration_statement = 0), so nothing
+    /// of the secret lands in the server log that pg_basebackup copies to every standby.
+    static func setPassword(role: String, password: String, tools: PostgresTools, create: Bool) -> Command {
         let secret = ScramVerifier.make(password: password) ?? password
         let sql = """
             SET log_statement = 'none';
             SET log_min_duration_statement = -1;
             SET log_min_error_statement = 'panic';
             SET log_duration = off;
-            SELECT format('CREATE ROLE %I', \(sqlLiteral(role))) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = \(sqlLiteral(role)))\\gexec
-            ALTER ROLE \(sqlIdentifier(role)) WITH REPLICATION LOGIN PASSWORD \(sqlLiteral(secret));
-            \(RewindGrantsStep.grant(role))
-            """
-        _ = try await run(probes.pg.tools.psqlCommand.appending("-v", "ON_ERROR_STOP=1", "-q", "-f", "-").feeding(Data(sql.utf8)), on: connection,
-                          display: "psql (create replication role, SQL on stdin)")
+            """ + "\n" + (create ? "SELECT format('CREATE ROLE %I', \(sqlLiteral(role))) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = \(sqlLiteral(role)))\\gexec\n" : "")
+            + "ALTER ROLE \(sqlIdentifier(role)) WITH REPLICATION LOGIN PASSWORD \(sqlLiteral(secret));\n"
+            + (create ? RewindGrantsStep.grant(role) : "")
+        return tools.psqlCommand.appending("-v", "ON_ERROR_STOP=1", "-q", "-f", "-").feeding(Data(sql.utf8))
     }
 }
