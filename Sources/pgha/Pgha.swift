@@ -11,7 +11,7 @@ struct Pgha: AsyncParsableCommand {
         commandName: "pgha",
         abstract: "Declarative PostgreSQL high availability with Pacemaker, Corosync and pcs.",
         version: PghaVersion.string,
-        subcommands: [Validate.self, Render.self, Plan.self, Apply.self, Status.self, SwitchoverCommand.self])
+        subcommands: [Validate.self, Render.self, Plan.self, Apply.self, Status.self, SwitchoverCommand.self, DrillCommand.self])
 }
 
 /// SPEC and -i INVENTORY, shared by every command.
