@@ -116,6 +116,7 @@ public struct PcsCommands: Sendable {
             "primary_conninfo_opt=\(spec.replication.conninfoOptions.map { "\($0.key)=\($0.value)" }.joined(separator: " "))",
             "restart_on_promote=\(spec.pacemaker.restartOnPromote)",
         ]
+        if let count = spec.pacemaker.xlogCheckCount { parameters.append("xlog_check_count=\(count)") }
         return parameters
     }
 

@@ -168,8 +168,9 @@ public struct ClusterConfigRepair {
 
     /// The pgsql agent's parameters it reads at each call (monitor, promote), none at start:
     /// a change to them needs no restart (resources/heartbeat/pgsql: node_list in every
-    /// monitor of the primary, restart_on_promote in promote).
-    public static let readEachCall: Set<String> = ["node_list", "restart_on_promote"]
+    /// monitor of the primary, restart_on_promote in promote, xlog_check_count in a standby's
+    /// monitor while no primary runs).
+    public static let readEachCall: Set<String> = ["node_list", "restart_on_promote", "xlog_check_count"]
 
     /// Whether the pgsql primitive's parameters differ, and only in readEachCall ones, while
     /// the cluster is not in maintenance already (the operator's, left alone).

@@ -144,6 +144,12 @@ public enum Drill {
                 round = Round(round: number, target: target, writer: writer)
                 say("round \(number): \(options.fault.rawValue) on \(target)\(target == primary ? " (the primary)" : ""); writer on \(writer)")
                 await breakAndMeasure(session, spec: spec, options: options, primary: primary, round: &round)
+                // Whatever happened: the writer and reader stop, their logs go.
+                let scripts = DrillScripts(spec: spec, directory: directory(session, number), round: number)
+                if let connection = session.connections[writer] {
+                    _ = try? await connection.run(scripts.stop)
+                    _ = try? await connection.run(scripts.remove)
+                }
             } catch {
                 await session.close()
                 if number == 1 { throw error }
@@ -184,7 +190,7 @@ public enum Drill {
     // MARK: the round
 
     static func breakAndMeasure(_ session: LiveSession, spec: ClusterSpec, options: Options, primary: String, round: inout Round) async {
-        let scripts = DrillScripts(spec: spec, directory: "/tmp/pgha-drill-\(session.runID)-r\(round.round)", round: round.round)
+        let scripts = DrillScripts(spec: spec, directory: directory(session, round.round), round: round.round)
         guard let writer = session.connections[round.writer] else { round.error = "no connection to \(round.writer)"; return }
         do {
             try await must(writer, scripts.prepare, "make the drill's directory \(scripts.directory)")
@@ -196,7 +202,7 @@ public enum Drill {
         let warmup = Date()
         while Date().timeIntervalSince(warmup) < 15 {
             events = DrillEvent.parse((try? await writer.run(scripts.readWrites))?.stdout ?? "")
-            if events.filter({ if case .ack = $0 { return true } else { return false } }).count >= 5 { break }
+            if events.filter({ if case .ack = $0 { return true } else { return false } }).count >= 20 { break }
             try? await Task.sleep(for: .milliseconds(300))
         }
         guard events.contains(where: { if case .ack = $0 { return true } else { return false } }) else {
@@ -207,7 +213,9 @@ public enum Drill {
         }
         // The fault, its moment marked on the writer's clock just before.
         let others = spec.nodes.map(\.name).filter { $0 != round.target && session.connections[$0] != nil }
-        let (host, command) = DrillScripts.fault(options.fault, spec: spec, target: round.target, from: others.first ?? round.writer)
+        // A fence runs on another member than the writer's host when there is one (its connection stays free to poll).
+        let (host, command) = DrillScripts.fault(options.fault, spec: spec, target: round.target,
+                                                 from: others.first { $0 != round.writer } ?? others.first ?? round.writer)
         guard let faultConnection = session.connections[host] else { round.error = "no connection to \(host)"; return }
         _ = try? await writer.run(scripts.markFault)
         round.faultDate = Date()
@@ -229,14 +237,23 @@ public enum Drill {
             let readsBack = scripts.reader == nil || reads.last.map { if case .up = $0 { return true } else { return false } } ?? false
             if times?.writeRecovery != nil && noticed && readsBack && (!wasPrimary || (round.promoted != nil && round.promoted != round.target)) { break }
         }
-        if let result = await faultResult(faulting), !result.succeeded, options.fault != .killCorosync {
+        // (A node fenced while its command returns leaves no result: its connection is gone.)
+        if let result = await faultResult(faulting), !result.succeeded {
             round.error = "the fault command on \(host) failed (exit \(result.status)): \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines).prefix(300))"
         }
+        // Two more seconds of writes on the new primary, then the writer stops.
+        try? await Task.sleep(for: .seconds(2))
         _ = try? await writer.run(scripts.stop)
         try? await Task.sleep(for: .milliseconds(1500))
-        let writes = DrillEvent.parse((try? await writer.run(scripts.readWrites))?.stdout ?? "")
-        let reads = DrillEvent.parse((try? await writer.run(scripts.readReads))?.stdout ?? "")
-        times = DrillTimes.measure(writes: writes, reads: reads)
+        let writesText = (try? await writer.run(scripts.readWrites))?.stdout ?? ""
+        let readsText = (try? await writer.run(scripts.readReads))?.stdout ?? ""
+        // PGHA_DUMP_DRILL_LOGS=DIR keeps each round's logs (the unit tests' fixtures are such logs).
+        if let dump = ProcessInfo.processInfo.environment["PGHA_DUMP_DRILL_LOGS"], !dump.isEmpty {
+            try? FileManager.default.createDirectory(atPath: dump, withIntermediateDirectories: true)
+            try? writesText.write(toFile: "\(dump)/round-\(round.round).writes", atomically: true, encoding: .utf8)
+            try? readsText.write(toFile: "\(dump)/round-\(round.round).reads", atomically: true, encoding: .utf8)
+        }
+        times = DrillTimes.measure(writes: DrillEvent.parse(writesText), reads: DrillEvent.parse(readsText))
         round.times = times
         round.rowsAcknowledged = times?.acknowledged.count ?? 0
         if times?.writeRecovery == nil, round.error == nil {
@@ -252,6 +269,9 @@ public enum Drill {
         }
         _ = try? await writer.run(scripts.remove)
     }
+
+    /// The round's private directory on the writer host.
+    static func directory(_ session: LiveSession, _ round: Int) -> String { "/tmp/pgha-drill-\(session.runID)-r\(round)" }
 
     /// Whether Pacemaker's view shows it acted on the fault: the target is no longer a member
     /// online, or no longer holds the instance it had.

@@ -155,7 +155,7 @@ public enum DrillPlan {
 
 /// The programs a drill runs on the writer host, as the PostgreSQL OS user (its ~/.pgpass
 /// holds the replication role's password: no secret travels). Each loops until `DIR/stop`
-/// exists, under `timeout` so it ends by itself whatever happens to pgha.
+/// exists or DIR is gone, under `timeout` so it ends by itself whatever happens to pgha.
 public struct DrillScripts: Sendable {
     public let spec: ClusterSpec
     public let directory: String
@@ -184,7 +184,7 @@ public struct DrillScripts: Sendable {
         let loop: Shell = """
             cd \(directory) || exit 1
             i=0
-            while [ ! -e stop ]; do
+            while [ -d \(directory) ] && [ ! -e stop ]; do
               i=$((i+1)); t0=$(date +%s.%N)
               if PGCONNECT_TIMEOUT=1 PGOPTIONS='-c statement_timeout=2000' \(psql) -c \(sql)"$i)" >/dev/null 2>last-error; then
                 echo "ack $i $t0 $(date +%s.%N)"
@@ -203,7 +203,7 @@ public struct DrillScripts: Sendable {
         let ready = Command([tools.binDir + "/pg_isready", "-q", "-h", ro.ip, "-p", String(tools.port), "-t", "1"])
         let loop: Shell = """
             cd \(directory) || exit 1
-            while [ ! -e stop ]; do
+            while [ -d \(directory) ] && [ ! -e stop ]; do
               t0=$(date +%s.%N)
               if \(ready); then echo "up $t0"; else echo "down $t0"; fi
               sleep 0.1

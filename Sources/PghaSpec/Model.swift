@@ -207,6 +207,9 @@ public struct ClusterSpec: Sendable {
         public var pgsqlResource: String
         public var pgsqlClone: String
         public var restartOnPromote: Bool
+        /// The agent's `xlog_check_count`: how many monitors of each standby must agree on the
+        /// WAL locations before the newest one is promoted (nil: the agent's default, 3).
+        public var xlogCheckCount: Int?
         public var tmpdir: String?
         public var operations: [Operation]
         public var clone: CloneOptions

@@ -283,7 +283,7 @@ struct SpecDecoder {
             if let i = defaults.firstIndex(where: { $0.key == key }) { defaults[i].value = value } else { defaults.append((key, value)) }
         }
 
-        let pgsql = r.mapping(f["pgsql"], "\(path).pgsql", allowed: ["resource", "clone", "restart_on_promote", "tmpdir",
+        let pgsql = r.mapping(f["pgsql"], "\(path).pgsql", allowed: ["resource", "clone", "restart_on_promote", "xlog_check_count", "tmpdir",
                                                                      "operations", "clone_options"])
         let cloneFields = r.mapping(pgsql?["clone_options"], "\(path).pgsql.clone_options",
                                     allowed: ["promoted_max", "promoted_node_max", "clone_max", "clone_node_max", "notify"])
@@ -324,6 +324,7 @@ struct SpecDecoder {
             pgsqlResource: r.string(pgsql?["resource"], "\(path).pgsql.resource") ?? SeedDefaults.pgsqlResource,
             pgsqlClone: r.string(pgsql?["clone"], "\(path).pgsql.clone") ?? SeedDefaults.pgsqlClone,
             restartOnPromote: r.bool(pgsql?["restart_on_promote"], "\(path).pgsql.restart_on_promote") ?? false,
+            xlogCheckCount: r.int(pgsql?["xlog_check_count"], "\(path).pgsql.xlog_check_count", range: 1...10),
             tmpdir: r.string(pgsql?["tmpdir"], "\(path).pgsql.tmpdir"),
             operations: operations, clone: clone, fencing: fencing, acknowledgements: acknowledgements,
             enableAtBoot: r.bool(f["enable_at_boot"], "\(path).enable_at_boot") ?? true)

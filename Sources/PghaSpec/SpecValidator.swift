@@ -233,6 +233,15 @@ struct SpecValidator {
         }
     }
 
+    /// A Pacemaker duration (`4s`, `500ms`, `2min`, `1h`, a bare number of seconds) in seconds.
+    static func seconds(_ duration: String) -> Double? {
+        let units: [(String, Double)] = [("ms", 0.001), ("min", 60), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, factor) in units where duration.hasSuffix(suffix) {
+            return Double(duration.dropLast(suffix.count)).map { $0 * factor }
+        }
+        return Double(duration)
+    }
+
     func checkPacemaker() {
         let pm = spec.pacemaker
         if let value = pm.properties.last(where: { $0.key == "stonith-enabled" })?.value, !Grammar.isPacemakerBoolean(value) {
@@ -251,6 +260,11 @@ struct SpecValidator {
         let nqp = pm.properties.last(where: { $0.key == "no-quorum-policy" })?.value
         if nqp == "ignore" && spec.nodes.count >= 3 && !pm.acknowledgements.contains(.noQuorumPolicyIgnore) {
             r.error("pacemaker.properties.no-quorum-policy", "'ignore' on \(spec.nodes.count) nodes lets a minority partition keep the primary (split brain); if you accept that, add 'no-quorum-policy-ignore' to pacemaker.acknowledge")
+        }
+        // Pacemaker tells a resource's recurring monitors apart by interval: two equal ones are refused.
+        let monitors = pm.operations.filter { $0.name == "monitor" }
+        if monitors.count == 2, Self.seconds(monitors[0].interval) == Self.seconds(monitors[1].interval) {
+            r.error("pacemaker.pgsql.operations.monitor_promoted.interval", "\(monitors[1].interval) is the standby monitor's interval too; Pacemaker needs the two monitors of a promotable resource at different intervals")
         }
         if pm.clone.cloneMax < spec.nodes.count {
             r.error("pacemaker.pgsql.clone_options.clone_max", "\(pm.clone.cloneMax) is fewer than the \(spec.nodes.count) nodes; some node would never run PostgreSQL")

@@ -43,3 +43,22 @@ wait_for 120 "a standby promoted after the kill" standby_promoted node2 node2 no
 new=$(promoted node2)
 [ "$(psql_on "$new" "-c 'select count(*) from acked'")" = 50 ] || fail "acknowledged rows lost on $new"
 echo "kill -9 of node1's postmaster: $new promoted after $((SECONDS - before))s with all 50 acknowledged rows"
+
+# The day-two repair of the sync cluster, then the drill: kill -9 of the primary three times,
+# no acknowledged row missing.
+"$pgha" apply specs/testbed-sync.yaml -i inventory/testbed.yaml --yes > /tmp/pgha-e2e-sync3.log 2>&1 || { tail -30 /tmp/pgha-e2e-sync3.log; fail "the rejoin after the kill failed"; }
+wait_for 60 "the sync cluster healthy after the rejoin" "$pgha" status specs/testbed-sync.yaml -i inventory/testbed.yaml
+start=$SECONDS
+set +e; out=$("$pgha" drill specs/testbed-sync.yaml -i inventory/testbed.yaml --fault kill-postgres --rounds 3 --yes --format json 2>/tmp/pgha-e2e-sync-drill.err); rc=$?; set -e
+[ "$rc" = 0 ] || { echo "$out"; cat /tmp/pgha-e2e-sync-drill.err; fail "the sync drill exited $rc"; }
+echo "sync drill, kill-postgres, 3 rounds: $((SECONDS - start))s"
+python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["ok"] and r["replication"] == "sync" and len(r["rounds"]) == 3, r
+for x in r["rounds"]:
+    assert x["rowsMissing"] == 0 and x["rowsAcknowledged"] > 10, x
+    print("  round %d: %s killed, %s promoted, writes back %.1f s, ro VIP back %.1f s, %d acked, 0 missing, healthy %.1f s"
+          % (x["round"], x["target"], x["promoted"], x["writeRecovery"], x["readRecovery"], x["rowsAcknowledged"], x["healthy"]))
+' <<<"$out" || fail "the sync drill's report: $out"
+"$pgha" plan specs/testbed-sync.yaml -i inventory/testbed.yaml > /dev/null || fail "plan after the sync drill is not empty"
