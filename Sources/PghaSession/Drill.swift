@@ -298,20 +298,35 @@ public enum Drill {
 
     /// The failed node brought back as `pgha apply --yes` would, then until status is healthy.
     static func repair(_ inputs: SessionInputs, spec: ClusterSpec, log: SessionLog?, faultAt: Date, round: inout Round, say: @escaping @Sendable (String) -> Void) async {
-        let session: LiveSession
-        do { session = try await openWithLock(inputs, log: log, wait: 240) } catch {
-            round.error = round.error ?? "the repair could not start: \(describe(error))"
-            return
-        }
-        let outcomes = await session.executor.apply { event in
-            if case let .progress(host, step, text) = event { say("  … \(host) \(step) \(text)") }
-        }
-        for step in session.steps {
-            switch outcomes[step.id] {
-            case .changed(let change)?: round.repair.append("\(change.action == .destructive ? "!" : "~") \(step.host) \(step.name): \(change.summary)")
-            case .failed(let message)?: round.error = round.error ?? "the repair failed: \(step.host) \(step.name): \(message)"
-            default: break
+        // A node coming back may not be ready for a moment (its Pacemaker starting, the rw VIP
+        // moving): a failed repair is tried again twice, 5 s apart, as a person would re-run apply.
+        var failure: String?
+        var lastSession: LiveSession?
+        for attempt in 1...3 {
+            if attempt > 1 { try? await Task.sleep(for: .seconds(5)) }
+            let session: LiveSession
+            do { session = try await openWithLock(inputs, log: log, wait: 240) } catch {
+                failure = "the repair could not start: \(describe(error))"
+                continue
             }
+            let outcomes = await session.executor.apply { event in
+                if case let .progress(host, step, text) = event { say("  … \(host) \(step) \(text)") }
+            }
+            failure = nil
+            for step in session.steps {
+                switch outcomes[step.id] {
+                case .changed(let change)?: round.repair.append("\(change.action == .destructive ? "!" : "~") \(step.host) \(step.name): \(change.summary)")
+                case .failed(let message)?: failure = failure ?? "the repair failed: \(step.host) \(step.name): \(message)"
+                default: break
+                }
+            }
+            if failure == nil { lastSession = session; break }
+            say("  … repair attempt \(attempt) failed: \(failure!)")
+            await session.close()
+        }
+        guard let session = lastSession else {
+            round.error = round.error ?? failure
+            return
         }
         let deadline = Date().addingTimeInterval(90)
         var report = await StatusSession.read(spec: spec, dialect: session.loaded.dialect, connections: session.connections)

@@ -62,11 +62,12 @@ public enum DrillEvent: Equatable, Sendable {
 
 /// What the writer and reader logs of one round say, measured from the fault.
 public struct DrillTimes: Equatable, Sendable, Codable {
-    /// From the fault until a write through the rw VIP was acknowledged again (nil: none was).
+    /// From the fault until a write through the rw VIP was acknowledged again after the
+    /// writes failed (nil: none was; about 0 when no write failed).
     public var writeRecovery: Double?
-    /// From the last write acknowledged before the fault to the first after it.
+    /// From the last write acknowledged before the writes failed to the first after (0: none failed).
     public var writeGap: Double?
-    /// Writes attempted after the fault that failed.
+    /// Writes that failed during the outage.
     public var failedWrites: Int
     /// From the fault until the ro VIP answered again; 0 when it never stopped answering;
     /// nil when it stopped and did not answer again within the round.
@@ -76,18 +77,29 @@ public struct DrillTimes: Equatable, Sendable, Codable {
 
     public static func measure(writes: [DrillEvent], reads: [DrillEvent]) -> DrillTimes? {
         guard let fault = writes.lazy.compactMap({ if case .fault(let t) = $0 { return t } else { return nil } }).first else { return nil }
-        var acked: [Int] = [], lastBefore: Double?, firstAfter: Double?, failed = 0
+        // The outage begins with the first write after the fault that failed (a fence may take a
+        // moment to cut the node off: writes acknowledged until then are not "back"); it ends
+        // with the first write started after that failure that was acknowledged.
+        var acked: [Int] = [], failed = 0
+        var outage: Double?
+        for case let .err(_, start, _) in writes where start >= fault { outage = min(outage ?? start, start) }
+        var lastBefore: Double?, firstAfter: Double?
         for event in writes {
             switch event {
             case let .ack(id, start, end):
                 acked.append(id)
-                if end <= fault { lastBefore = max(lastBefore ?? end, end) }
-                if start >= fault, firstAfter == nil || end < firstAfter! { firstAfter = end }
+                if let outage {
+                    if start < outage { lastBefore = end }   // one write at a time: in order
+                    if start >= outage, firstAfter == nil || end < firstAfter! { firstAfter = end }
+                } else if start >= fault, firstAfter == nil || end < firstAfter! {
+                    firstAfter = end
+                }
             case let .err(_, start, _):
-                if start >= fault && firstAfter == nil { failed += 1 }
+                if let outage, start >= outage, firstAfter == nil || start < firstAfter! { failed += 1 }
             default: break
             }
         }
+        if outage == nil { lastBefore = firstAfter }   // never interrupted: no gap
         var read: Double? = 0
         let after = reads.compactMap { event -> (Double, Bool)? in
             switch event {
@@ -99,8 +111,8 @@ public struct DrillTimes: Equatable, Sendable, Codable {
         if let down = after.first(where: { !$0.1 }) {
             read = after.first(where: { $0.1 && $0.0 > down.0 }).map { $0.0 - fault }
         }
-        return DrillTimes(writeRecovery: firstAfter.map { $0 - fault },
-                          writeGap: firstAfter.flatMap { after in lastBefore.map { after - $0 } },
+        return DrillTimes(writeRecovery: firstAfter.map { max(0, $0 - fault) },
+                          writeGap: firstAfter.flatMap { after in lastBefore.map { max(0, after - $0) } },
                           failedWrites: failed, readRecovery: read, acknowledged: acked)
     }
 }
