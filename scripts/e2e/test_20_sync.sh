@@ -57,8 +57,8 @@ import json, sys
 r = json.load(sys.stdin)
 assert r["ok"] and r["replication"] == "sync" and len(r["rounds"]) == 3, r
 for x in r["rounds"]:
-    assert x["rowsMissing"] == 0 and x["rowsAcknowledged"] > 10, x
+    assert x["rows_missing"] == 0 and x["rows_acknowledged"] > 10, x
     print("  round %d: %s killed, %s promoted, writes back %.1f s, ro VIP back %.1f s, %d acked, 0 missing, healthy %.1f s"
-          % (x["round"], x["target"], x["promoted"], x["writeRecovery"], x["readRecovery"], x["rowsAcknowledged"], x["healthy"]))
+          % (x["round"], x["target"], x["promoted"], x["write_recovery"], x["read_recovery"], x["rows_acknowledged"], x["healthy"]))
 ' <<<"$out" || fail "the sync drill's report: $out"
 "$pgha" plan specs/testbed-sync.yaml -i inventory/testbed.yaml > /dev/null || fail "plan after the sync drill is not empty"
