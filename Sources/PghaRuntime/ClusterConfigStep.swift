@@ -103,7 +103,9 @@ public struct ClusterConfigStep: Step {
     static let holdAttribute = "pgha-held"
 
     /// Nodes pgha put in standby mode for a first sync configuration and did not release.
-    static func heldNodes(_ xml: String) -> [(node: String, run: String)] {
+    static func heldNodes(_ xml: String) -> [(node: String, run: String)] { withXMLLock { heldNodesLocked(xml) } }
+
+    static func heldNodesLocked(_ xml: String) -> [(node: String, run: String)] {
         guard xml.contains(holdAttribute), let document = try? XMLDocument(xmlString: xml, options: []),
               let nodes = try? document.nodes(forXPath: "//nodes/node") else { return [] }
         return nodes.compactMap { node -> (String, String)? in

@@ -16,7 +16,9 @@ public struct ClusterConfigError: Error, CustomStringConvertible, Sendable {
 extension ClusterConfig {
     /// Parses `cibadmin --query --scope configuration` output (a `<configuration>` element) or a
     /// whole `<cib>` document.
-    public static func parse(_ xml: String) throws -> ClusterConfig {
+    public static func parse(_ xml: String) throws -> ClusterConfig { try withXMLLock { try parseLocked(xml) } }
+
+    static func parseLocked(_ xml: String) throws -> ClusterConfig {
         // XMLDocument on Linux recovers from errors (a truncated document parses as whatever
         // came before the cut, `<a></b>` as `<a/>`); XMLParser reports them, though its parse()
         // still returns true for a truncated document: check parserError too.

@@ -56,7 +56,9 @@ public struct CrmMonStatus: Equatable, Sendable {
     public static let probe = Probe("crm_mon", "\(query) 2>/dev/null")
 
     /// nil when crm_mon printed nothing usable (no cluster here yet, or not XML).
-    public static func parse(_ xml: String) -> CrmMonStatus? {
+    public static func parse(_ xml: String) -> CrmMonStatus? { withXMLLock { parseLocked(xml) } }
+
+    static func parseLocked(_ xml: String) -> CrmMonStatus? {
         // XMLDocument on Linux crashes on an empty document and recovers from broken ones:
         // only well-formed XML reaches it.
         guard xml.contains("<") else { return nil }
@@ -110,4 +112,16 @@ public struct CrmMonStatus: Equatable, Sendable {
     public func nodes(of resource: String, role: String) -> [String] {
         instances.filter { $0.resource == resource && $0.role == role }.compactMap(\.node).sorted()
     }
+}
+
+/// FoundationXML on Linux (XMLParser, XMLDocument over libxml2) makes no promise of being safe
+/// from several threads at once, and pgha's decisions run on every core (a refused apply once
+/// died of heap corruption in CI, cause not pinned down): every XML reading takes this lock (a
+/// crm_mon or CIB document parses in a few ms). Recursive: a parse may call another.
+private let xmlLock = NSRecursiveLock()
+
+func withXMLLock<T>(_ body: () throws -> T) rethrows -> T {
+    xmlLock.lock()
+    defer { xmlLock.unlock() }
+    return try body()
 }

@@ -59,6 +59,8 @@ public final class LibSSH2Transport: Transport, @unchecked Sendable {
     public func close() async {
         _ = try? await thread.run { $0.disconnect() }
         thread.stop()
+        // Nothing of the connection outlives close(): the process may exit right after.
+        await thread.join()
     }
 
     deinit { thread.stop() }
@@ -73,6 +75,7 @@ func uploadSummary(_ path: String, _ count: Int, _ mode: UInt32, _ owner: String
 /// between jobs it sends keepalives.
 final class SessionThread: @unchecked Sendable {
     private let condition = NSCondition()
+    private let ended = DispatchSemaphore(value: 0)
     private var jobs: [(LibSSH2Connection) -> Void] = []
     private var stopping = false
     private let connection: LibSSH2Connection
@@ -128,5 +131,16 @@ final class SessionThread: @unchecked Sendable {
             job(connection)
         }
         connection.disconnect()
+        ended.signal()
+    }
+
+    /// Until the thread has ended (after stop()), at most 10 s; any number of callers.
+    func join() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async { [ended] in
+                if ended.wait(timeout: .now() + 10) == .success { ended.signal() }
+                continuation.resume()
+            }
+        }
     }
 }

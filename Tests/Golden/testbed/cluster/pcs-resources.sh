@@ -39,9 +39,10 @@ pcs -f pgsql_cfg resource create pgsql ocf:heartbeat:pgsql \
     repuser=repluser \
     primary_conninfo_opt='keepalives_idle=60 keepalives_interval=5 keepalives_count=5' \
     restart_on_promote=false \
+    xlog_check_count=1 \
     op start timeout=60s interval=0s on-fail=restart \
-    op monitor timeout=60s interval=4s on-fail=restart \
-    op monitor timeout=60s interval=3s on-fail=restart role=Promoted \
+    op monitor timeout=60s interval=2s on-fail=restart \
+    op monitor timeout=60s interval=1s on-fail=restart role=Promoted \
     op promote timeout=60s interval=0s on-fail=restart \
     op demote timeout=60s interval=0s on-fail=stop \
     op stop timeout=60s interval=0s on-fail=block \
