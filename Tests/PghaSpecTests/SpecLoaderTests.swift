@@ -93,6 +93,27 @@ final class SpecLoaderTests: XCTestCase {
 
         """
 
+    /// The failover keys: the agent's xlog_check_count (1–10, absent: the agent's own 3) and the
+    /// two pgsql monitors, which Pacemaker needs at different intervals.
+    func testFailoverTimingKeys() throws {
+        func pgsql(_ block: String) -> LoadResult<ClusterSpec> {
+            load(Self.minimal.replacingOccurrences(of: "  fencing: [{name: f1, type: fence_xvm}]\n",
+                                                   with: "  fencing: [{name: f1, type: fence_xvm}]\n  pgsql:\n" + block))
+        }
+        let tuned = pgsql("    xlog_check_count: 1\n    operations:\n      monitor: {interval: 2s}\n      monitor_promoted: {interval: 1s}\n")
+        let spec = try XCTUnwrap(tuned.value, "\(tuned.diagnostics)")
+        XCTAssertEqual(spec.pacemaker.xlogCheckCount, 1)
+        XCTAssertEqual(spec.pacemaker.operations.filter { $0.name == "monitor" }.map(\.interval), ["2s", "1s"])
+        XCTAssertNil(load(Self.minimal).value?.pacemaker.xlogCheckCount, "absent: the agent's default")
+        for bad in ["0", "11", "two"] {
+            XCTAssertNil(pgsql("    xlog_check_count: \(bad)\n").value, bad)
+        }
+        let clash = pgsql("    operations:\n      monitor: {interval: 2s}\n      monitor_promoted: {interval: 2000ms}\n")
+        XCTAssertNil(clash.value)
+        XCTAssertTrue(clash.diagnostics.contains { $0.message.contains("pacemaker.pgsql.operations.monitor_promoted.interval") && $0.message.contains("different intervals") },
+                      "\(clash.diagnostics)")
+    }
+
     func testDefaultsComeFromTheSeeds() throws {
         let result = load(Self.minimal)
         let spec = try XCTUnwrap(result.value, "\(result.diagnostics)")
