@@ -1,4 +1,4 @@
 /// pgha's version, printed by `pgha --version`; raised with each release.
 enum PghaVersion {
-    static let string = "0.7.0"
+    static let string = "0.8.0"
 }
