@@ -94,8 +94,6 @@ extension ClusterReport {
                                 errors: [String: String] = [:]) -> ClusterReport {
         let probes = NodeProbes(spec: spec)
         let resource = spec.pacemaker.pgsqlResource
-        let promotedWords: Set<String> = ["Promoted", "Master"]
-        let unpromotedWords: Set<String> = ["Unpromoted", "Slave"]
         var problems: [String] = []
 
         // Pacemaker's view: the first reachable node with quorum, else the first with any view.
@@ -109,7 +107,7 @@ extension ClusterReport {
         else if view?.quorate == false { problems.append("\(chosen!.0) has no quorum: Pacemaker stops the resources there") }
 
         let promoted = view.map { status in
-            status.instances.filter { $0.resource == resource && promotedWords.contains($0.role) }.compactMap(\.node)
+            status.promoted(resource)
         } ?? []
         if promoted.count > 1 { problems.append("\(resource) is promoted on \(promoted.joined(separator: " and "))") }
         if promoted.isEmpty && view != nil { problems.append("\(resource) is promoted nowhere") }
@@ -192,7 +190,7 @@ extension ClusterReport {
             if node.name == primary {
                 if server?.inRecovery == true { nodeProblems.append("promoted by Pacemaker but PostgreSQL is in recovery") }
             } else if nodeFacts != nil || member?.online == true {
-                if unpromotedWords.contains(role) && instance?.failed != true {
+                if CrmMonStatus.unpromotedRoles.contains(role) && instance?.failed != true {
                     if server?.inRecovery == false { nodeProblems.append("PostgreSQL runs as a primary, not a standby") }
                     if let primary {
                         if let replication {
@@ -202,7 +200,7 @@ extension ClusterReport {
                             nodeProblems.append("not streaming from \(primary)")
                         }
                     }
-                } else if !promotedWords.contains(role) || instance?.failed == true {
+                } else if !CrmMonStatus.promotedRoles.contains(role) || instance?.failed == true {
                     nodeProblems.append("\(resource) is \(instance?.failed == true ? "failed" : role.lowercased()) here\(server == nil ? "" : " (but PostgreSQL runs)")")
                 }
                 if lock == .present { nodeProblems.append("the agent's lock file \(spec.pacemaker.tmpdir ?? "")/PGSQL.lock is here: the agent will not start PostgreSQL (the node was a primary that did not stop cleanly)") }

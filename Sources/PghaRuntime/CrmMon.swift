@@ -50,6 +50,16 @@ public struct CrmMonStatus: Equatable, Sendable {
     /// The designated controller; nil without one (no quorum yet, or the cluster stopped).
     public var dc: String?
 
+    /// How crm_mon names a promotable clone's roles: Pacemaker 2.1 says Promoted/Unpromoted,
+    /// older ones Master/Slave.
+    public static let promotedRoles: Set<String> = ["Promoted", "Master"]
+    public static let unpromotedRoles: Set<String> = ["Unpromoted", "Slave"]
+
+    /// The nodes where `resource` (a clone's primitive) runs promoted.
+    public func promoted(_ resource: String) -> [String] {
+        instances.filter { $0.resource == resource && Self.promotedRoles.contains($0.role) }.compactMap(\.node)
+    }
+
     /// The one status query: every section (nodes, attributes, fail counts, bans, failures).
     public static let query = Command("crm_mon", "-1", "--output-as=xml", "--include=all")
     /// The same as a probe, its XML as text (the cluster-start and verify steps share it).

@@ -24,7 +24,7 @@ public enum Drill {
         }
     }
 
-    public struct Round: Sendable, Codable {
+    public struct Round: Sendable, Encodable {
         public var round: Int
         public var target: String
         /// Where the writer and reader ran.
@@ -41,6 +41,7 @@ public enum Drill {
         /// When pgha caused the fault (this controller's clock).
         var faultDate: Date?
 
+        // The JSON report: the round's times flat beside its other values (no `times` object).
         enum CodingKeys: String, CodingKey { case round, target, writer, promoted, rowsAcknowledged, rowsMissing, healthy, repair, error
             case writeRecovery, writeGap, failedWrites, readRecovery }
 
@@ -61,23 +62,6 @@ public enum Drill {
             try c.encodeIfPresent(error, forKey: .error)
         }
 
-        public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            round = try c.decode(Int.self, forKey: .round)
-            target = try c.decode(String.self, forKey: .target)
-            writer = try c.decode(String.self, forKey: .writer)
-            promoted = try c.decodeIfPresent(String.self, forKey: .promoted)
-            let recovery = try c.decodeIfPresent(Double.self, forKey: .writeRecovery)
-            let failed = try c.decodeIfPresent(Int.self, forKey: .failedWrites)
-            times = failed.map { DrillTimes(writeRecovery: recovery, writeGap: try? c.decodeIfPresent(Double.self, forKey: .writeGap),
-                                             failedWrites: $0, readRecovery: try? c.decodeIfPresent(Double.self, forKey: .readRecovery), acknowledged: []) }
-            rowsAcknowledged = try c.decode(Int.self, forKey: .rowsAcknowledged)
-            rowsMissing = try c.decodeIfPresent(Int.self, forKey: .rowsMissing)
-            healthy = try c.decodeIfPresent(Double.self, forKey: .healthy)
-            repair = try c.decode([String].self, forKey: .repair)
-            error = try c.decodeIfPresent(String.self, forKey: .error)
-        }
-
         init(round: Int, target: String, writer: String) {
             self.round = round
             self.target = target
@@ -87,14 +71,14 @@ public enum Drill {
         }
     }
 
-    public struct Summary: Sendable, Codable {
+    public struct Summary: Sendable, Encodable {
         public var writeRecovery: DrillSpread?
         public var readRecovery: DrillSpread?
         public var healthy: DrillSpread?
         public var rowsMissing: Int
     }
 
-    public struct Report: Sendable, Codable {
+    public struct Report: Sendable, Encodable {
         public var format = 1
         public var cluster: String
         public var fault: DrillFault
@@ -278,12 +262,12 @@ public enum Drill {
     static func noticedFault(_ status: CrmMonStatus, spec: ClusterSpec, target: String, wasPrimary: Bool) -> Bool {
         guard status.onlineNodes.contains(target) else { return true }
         let roles = status.instances.filter { $0.resource == spec.pacemaker.pgsqlResource && $0.node == target }.map(\.role)
-        if wasPrimary { return !roles.contains { ["Promoted", "Master"].contains($0) } }
-        return !roles.contains { ["Unpromoted", "Slave"].contains($0) } || status.failures.contains { $0.node == target }
+        if wasPrimary { return !roles.contains(where: CrmMonStatus.promotedRoles.contains) }
+        return !roles.contains(where: CrmMonStatus.unpromotedRoles.contains) || status.failures.contains { $0.node == target }
     }
 
     static func promoted(_ status: CrmMonStatus, _ spec: ClusterSpec) -> String? {
-        let nodes = status.instances.filter { $0.resource == spec.pacemaker.pgsqlResource && ["Promoted", "Master"].contains($0.role) }.compactMap(\.node)
+        let nodes = status.promoted(spec.pacemaker.pgsqlResource)
         return nodes.count == 1 ? nodes[0] : nil
     }
 

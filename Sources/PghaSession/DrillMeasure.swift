@@ -5,7 +5,7 @@ import PghaSpec
 
 /// The pure half of `pgha drill`: what it may break, on which node, the writer and reader it
 /// runs on a host, how their logs read, and what a round measured. Hosts are Drill's.
-public enum DrillFault: String, CaseIterable, Sendable, Codable {
+public enum DrillFault: String, CaseIterable, Sendable, Encodable {
     /// SIGKILL to the postmaster: the agent's monitor finds it dead, Pacemaker fails over.
     case killPostgres = "kill-postgres"
     /// SIGKILL to corosync: the node leaves the membership and the others fence it.
@@ -61,7 +61,7 @@ public enum DrillEvent: Equatable, Sendable {
 }
 
 /// What the writer and reader logs of one round say, measured from the fault.
-public struct DrillTimes: Equatable, Sendable, Codable {
+public struct DrillTimes: Equatable, Sendable {
     /// From the fault until a write through the rw VIP was acknowledged again after the
     /// writes failed (nil: none was; about 0 when no write failed).
     public var writeRecovery: Double?
@@ -118,7 +118,7 @@ public struct DrillTimes: Equatable, Sendable, Codable {
 }
 
 /// min / median / max of one measure over the rounds that have it.
-public struct DrillSpread: Equatable, Sendable, Codable {
+public struct DrillSpread: Equatable, Sendable, Encodable {
     public var min: Double
     public var median: Double
     public var max: Double

@@ -150,7 +150,7 @@ public struct LiveSession: Sendable {
         let spec = loaded.spec
         let promoted = spec.nodes.lazy.compactMap { node -> [String]? in
             guard let status = self.facts[node.name].flatMap({ CrmMonStatus.parse($0[CrmMonStatus.probe]) }) else { return nil }
-            return status.instances.filter { $0.resource == spec.pacemaker.pgsqlResource && ["Promoted", "Master"].contains($0.role) }.compactMap(\.node)
+            return status.promoted(spec.pacemaker.pgsqlResource)
         }.first { !$0.isEmpty }
         guard let promoted, promoted.count == 1, let now = promoted.first, now != spec.primary else { return nil }
         return "cluster.primary is \(spec.primary), but \(now) is the primary now; the spec's primary names the first one only and pgha does not move it. To make \(spec.primary) the primary: pgha switchover SPEC -i INVENTORY --to \(spec.primary)"

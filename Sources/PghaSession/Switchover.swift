@@ -123,7 +123,7 @@ public enum Switchover {
             guard let change else {
                 let status = CrmMonStatus.parse(facts[CrmMonStatus.probe])
                 let role = status?.instances.first { $0.resource == spec.pacemaker.pgsqlResource && $0.node == from }?.role ?? ""
-                if ["Unpromoted", "Slave"].contains(role) && facts[NodeProbes(spec: spec).server]?.receiver == "streaming" { break }
+                if CrmMonStatus.unpromotedRoles.contains(role) && facts[NodeProbes(spec: spec).server]?.receiver == "streaming" { break }
                 if Date() < deadline { try await Task.sleep(for: .seconds(1)); continue }
                 throw fail("\(from) did not come back as a standby within 120 s; pgha status shows why")
             }

@@ -317,8 +317,7 @@ public struct ClusterNodesStep: Step {
     public func decide(_ facts: Facts) throws -> Change? {
         let (join, leave) = try differences(facts)
         guard !join.isEmpty || !leave.isEmpty else { return nil }
-        let promoted = facts[Self.status]?.instances
-            .filter { $0.resource == spec.pacemaker.pgsqlResource && ["Promoted", "Master"].contains($0.role) }.compactMap(\.node) ?? []
+        let promoted = facts[Self.status]?.promoted(spec.pacemaker.pgsqlResource) ?? []
         if let primary = leave.first(where: promoted.contains) {
             throw fail("\(primary) is the primary now and is no longer in the spec; pgha does not remove the primary. Move the primary first (pgha switchover SPEC -i INVENTORY --to NODE), then apply again")
         }

@@ -103,6 +103,9 @@ public struct ServerProbes: Sendable {
         return (primary, "\(spec.primary) (\(primary))")
     }
 
+    /// What the running server is: `primary` or `standby` (empty when it does not answer).
+    public var serverRole: Probe<String> { serverValue("pg.role", "role") }
+
     /// The replication role's stored password, as StoredPassword (no verifier travels).
     public var storedPassword: Probe<StoredPassword> {
         serverValue("pg.replication-password", "replication_password").map { StoredPassword.parse($0) }
@@ -182,8 +185,6 @@ public struct BasebackupStep: Step {
     var primaryAddress: String { spec.node(named: spec.primary)?.address ?? spec.primary }
     var rwVIP: String { spec.vips.readWrite.ip }
 
-    var rwVIPAnswers: Probe<Bool> { probes.rwVIPAnswers }
-
     public var summary: String {
         "pg_basebackup from \(spec.primary) (\(primaryAddress)) into \(pg.dataDir) as \(spec.replication.user), without -R"
     }
@@ -198,7 +199,7 @@ public struct BasebackupStep: Step {
         script.add(probes.clonePending)
         script.add(probes.systemIdentifier)
         script.add(probes.primarySystemIdentifier)
-        script.add(rwVIPAnswers)
+        script.add(probes.rwVIPAnswers)
         if rebuild { script.add(probes.rebuilt) }
     }
 
@@ -436,8 +437,7 @@ public struct ReplicationUserStep: Step {
         if facts[probes.managed] { return nil }
         switch facts[state] {
         case "t":
-            let stored = facts[probes.storedPassword]
-            return stored == .unknown || stored.matches(password: password, user: role) ? nil : Change(.update, "set role \(role)'s password: the server's is not the one \(probes.spec.replication.password) gives (sensitive)")
+            return facts[probes.storedPassword].differs(from: password, user: role) ? ReplicationPasswordStep.change(probes.spec) : nil
         case "f": return Change(.update, "give role \(role) REPLICATION LOGIN and its password")
         default: return Change(.create, "create role \(role) REPLICATION LOGIN with its password (sensitive)")
         }

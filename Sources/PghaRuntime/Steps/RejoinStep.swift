@@ -34,8 +34,6 @@ public struct RejoinStep: Step {
     var pg: ClusterSpec.PostgreSQL { probes.pg }
     var resource: String { spec.pacemaker.pgsqlResource }
     var lockPath: String? { spec.pacemaker.tmpdir.map { $0 + "/PGSQL.lock" } }
-    static let promotedWords: Set<String> = ["Promoted", "Master"]
-    static let unpromotedWords: Set<String> = ["Unpromoted", "Slave"]
 
     public var summary: String {
         "after a failover or a lost node: make \(host) a standby of the current primary again (pg_rewind, else a fresh clone), remove PGSQL.lock, pcs resource cleanup"
@@ -86,7 +84,7 @@ public struct RejoinStep: Step {
         if member?.standby == true || member?.maintenance == true { return nil }  // set aside by its operator
         let instance = status.instances.first { $0.resource == resource && $0.node == host }
         let role = instance?.role ?? "Stopped"
-        if Self.promotedWords.contains(role) && !rebuild { return clearFailures(status) }
+        if CrmMonStatus.promotedRoles.contains(role) && !rebuild { return clearFailures(status) }
         let primaries = status.nodes(of: resource, role: "Promoted") + status.nodes(of: resource, role: "Master")
         let server = facts[node.server]
         let running = server != nil
@@ -97,7 +95,7 @@ public struct RejoinStep: Step {
         // DISCONNECT alone does not: a standby Pacemaker is starting shows it too.)
         let banned = status.bans.contains { $0.id == "cli-ban-\(spec.pacemaker.pgsqlClone)-on-\(host)" }
         if !rebuild {
-            if Self.unpromotedWords.contains(role) && !(instance?.failed ?? false) && running {
+            if CrmMonStatus.unpromotedRoles.contains(role) && !(instance?.failed ?? false) && running {
                 // A standby that does not stream (its WAL receiver stopped: a diverged timeline,
                 // a removed WAL segment) is taken out of Pacemaker's hands and rejoined too.
                 guard server?.receiver != "streaming", let primary = primaries.first, primaries.count == 1 else { return clearFailures(status) }
@@ -116,7 +114,7 @@ public struct RejoinStep: Step {
             }
             throw fail("no node is promoted (\(primaries.isEmpty ? "none" : primaries.joined(separator: ", "))): there is no primary to rejoin \(host) to; `pgha status` shows the cluster")
         }
-        if running && !(rebuild && Self.unpromotedWords.contains(role)) {
+        if running && !(rebuild && CrmMonStatus.unpromotedRoles.contains(role)) {
             throw fail("PostgreSQL runs on \(host) but Pacemaker does not run it (\(role.lowercased())): stop it (pg_ctl stop -D \(pg.dataDir)), then re-run")
         }
         let (upstream, beyond) = facts[node.divergence]
@@ -292,7 +290,7 @@ public struct RejoinStep: Step {
             let state = (try? await connection.run(receiver).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? ""
             let status = CrmMonStatus.parse((try? await Executor.facts(script, on: connection))?[CrmMonStatus.probe] ?? "")
             let role = status?.instances.first { $0.resource == resource && $0.node == host }?.role ?? "Stopped"
-            if state == "streaming" && Self.unpromotedWords.contains(role) { return }
+            if state == "streaming" && CrmMonStatus.unpromotedRoles.contains(role) { return }
             StepProgress.report?("\(resource) \(role.lowercased()) on \(host), WAL receiver \(state.isEmpty ? "not running" : state)")
             try await Task.sleep(for: .seconds(1))
         }

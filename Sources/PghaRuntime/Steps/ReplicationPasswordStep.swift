@@ -32,6 +32,12 @@ public enum StoredPassword: Equatable, Sendable {
         }
     }
 
+    /// Whether the server holds a password that is not `password` (nothing read, or no role
+    /// yet, is no difference: there is nothing to judge, or the role is created with it).
+    public func differs(from password: String, user: String) -> Bool {
+        self != .unknown && self != .absent && !matches(password: password, user: user)
+    }
+
     static func isDigest(_ s: String) -> Bool { s.count == 32 && s.allSatisfy { $0.isHexDigit && !$0.isUppercase } }
 
     /// Whether `password` for `user` is what the server stores.
@@ -85,22 +91,24 @@ public struct ReplicationPasswordStep: Step {
 
     var role: String { probes.spec.replication.user }
     var stored: Probe<StoredPassword> { probes.storedPassword }
-    var serverRole: Probe<String> { probes.serverValue("pg.role", "role") }
 
     public var summary: String { "set \(role)'s password from \(probes.spec.replication.password) when it differs (on the current primary; sensitive, a SCRAM verifier on stdin)" }
 
     public func probe(_ script: inout FactScript) {
         script.add(probes.managed)
         script.add(stored)
-        script.add(serverRole)
+        script.add(probes.serverRole)
     }
 
     public func decide(_ facts: Facts) throws -> Change? {
         // Only a running primary can set it; where the role is absent the replication-user step comes first.
-        guard facts[probes.managed], facts[serverRole] == "primary" else { return nil }
-        let stored = facts[stored]
-        if stored == .absent || stored == .unknown || stored.matches(password: password, user: role) { return nil }
-        return Change(.update, "set role \(role)'s password: the server's is not the one \(probes.spec.replication.password) gives (sensitive)")
+        guard facts[probes.managed], facts[probes.serverRole] == "primary" else { return nil }
+        return facts[stored].differs(from: password, user: role) ? Self.change(probes.spec) : nil
+    }
+
+    /// The change both this step and a bootstrap's replication-user step show.
+    static func change(_ spec: ClusterSpec) -> Change {
+        Change(.update, "set role \(spec.replication.user)'s password: the server's is not the one \(spec.replication.password) gives (sensitive)")
     }
 
     public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {

@@ -29,19 +29,18 @@ public struct RewindGrantsStep: Step {
 
     var role: String { probes.spec.replication.user }
     var grants: Probe<String> { probes.serverValue("pg.rewind-grants", "rewind_grants") }
-    var serverRole: Probe<String> { probes.serverValue("pg.role", "role") }
 
     public var summary: String { "grant \(role) EXECUTE on the 4 functions pg_rewind reads its source with (on the current primary)" }
 
     public func probe(_ script: inout FactScript) {
         script.add(probes.managed)
         script.add(grants)
-        script.add(serverRole)
+        script.add(probes.serverRole)
     }
 
     public func decide(_ facts: Facts) throws -> Change? {
         // Only a running primary can grant; where the role is absent the replication-user step comes first.
-        guard facts[probes.managed], facts[serverRole] == "primary", facts[grants] == "false" else { return nil }
+        guard facts[probes.managed], facts[probes.serverRole] == "primary", facts[grants] == "false" else { return nil }
         return Change(.update, "grant \(role) EXECUTE on \(Self.functions.map { $0.replacingOccurrences(of: "pg_catalog.", with: "") }.joined(separator: ", ")) (pg_rewind's source role)")
     }
 
