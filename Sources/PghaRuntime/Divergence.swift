@@ -126,11 +126,11 @@ extension NodeProbes {
             """#
         // Asked only where a rejoin may be needed: pgha's cluster exists, and this node is
         // neither a primary nor a streaming standby (everywhere else it would cost a connection
-        // to the rw VIP, up to 3 s where there is none yet).
+        // to the rw VIP; where there is none yet, a TCP check gives up after 1 s).
         let needed: Shell = "printf '%s' \(SharedFacts.Variable.cib.expansion) | grep -qF -- \("id=\"" + spec.pacemaker.pgsqlResource + "\"") && ! printf '%s\\n' \(SharedFacts.Variable.pg.expansion) | grep -qxE 'role=primary|wal_receiver=streaming'"
         let script: Shell = """
             if \(needed); then
-            up=$( \(psql.appending("-c", "IDENTIFY_SYSTEM")) 2>/dev/null | head -1)
+            up=$( \(ServerProbes.answers(spec.vips.readWrite.ip, port: pg.port)) && \(psql.appending("-c", "IDENTIFY_SYSTEM")) 2>/dev/null | head -1)
             printf 'identify=%s\\n' "$up"
             tl=$(printf '%s' "$up" | cut -d'|' -f2)
             hist=

@@ -82,6 +82,17 @@ extension StepCatalog {
 
         for node in spec.nodes { try addOSAndPackages(node.name, c, &b) }
 
+        // Each node's Pacemaker preparation needs nothing of PostgreSQL: on a standby it runs
+        // while the primary is initialised, on the primary while the standbys clone.
+        var pcsd: [String] = [], corosync: [String] = [], agentFix: [String] = []
+        func preparePacemaker(_ node: String) {
+            b.add(HaclusterPasswordStep(host: node, spec: spec, password: c.haclusterPassword))
+            pcsd.append(b.add(PcsdStep(host: node)))
+            corosync.append(b.add(CorosyncDefaultStep(host: node, spec: spec)))
+            agentFix.append(b.add(AgentFixStep(host: node)))
+        }
+        for standby in spec.standbys.map(\.name) { preparePacemaker(standby) }
+
         func configuration(_ host: String, standby: Bool) throws -> (conf: PostgresConfigStep, hba: PostgresConfigStep) {
             func step(_ name: String, _ template: String, _ summary: String) throws -> PostgresConfigStep {
                 let file = FileStep(host: host, name: name, summary: summary, file: try c.file(host, template: template))
@@ -101,6 +112,7 @@ extension StepCatalog {
         b.add(primaryFiles.hba)
         b.add(StartServerStep(host: primary, role: .primary, probes: probes))
         let replicationUser = b.add(ReplicationUserStep(host: primary, probes: probes, password: c.replicationPassword))
+        preparePacemaker(primary)
         var stopped: [String] = []
         // A node added to a running cluster clones from whoever is primary now, which lets it
         // replicate once its pg_hba.conf lists the node: after every earlier node's.
@@ -115,16 +127,10 @@ extension StepCatalog {
         }
         stopped.insert(b.add(StopServerStep(host: primary, role: .primary, probes: probes), after: stopped), at: 0)
 
-        var pcsd: [String] = [], corosync: [String] = [], agentFix: [String] = []
-        for node in spec.nodes.map(\.name) {
-            b.add(HaclusterPasswordStep(host: node, spec: spec, password: c.haclusterPassword))
-            pcsd.append(b.add(PcsdStep(host: node)))
-            corosync.append(b.add(CorosyncDefaultStep(host: node, spec: spec)))
-            agentFix.append(b.add(AgentFixStep(host: node)))
-        }
         b.add(PcsAuthStep(host: primary, spec: spec, dialect: c.dialect, password: c.haclusterPassword), after: pcsd + corosync)
-        b.add(ClusterSetupStep(host: primary, spec: spec, dialect: c.dialect))
-        b.add(ClusterStartStep(host: primary, spec: spec))
+        let setup = b.add(ClusterSetupStep(host: primary, spec: spec, dialect: c.dialect))
+        let firstCIB = spec.nodes.map(\.name).map { b.add(FirstCIBStep(host: $0, spec: spec), after: [setup]) }
+        b.add(ClusterStartStep(host: primary, spec: spec), after: firstCIB)
         // Day two: nodes added to or removed from the spec join or leave (a new node after its
         // clone was handed over and its agent patched).
         b.add(ClusterNodesStep(host: primary, spec: spec, dialect: c.dialect), after: stopped + agentFix)

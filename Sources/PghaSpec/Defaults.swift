@@ -1,3 +1,32 @@
+/// pgha's own defaults where they differ from the seeds': failover in seconds rather than tens of
+/// seconds (README, "Failover speed", gives each one's trade-off). The seed specs state the seeds'
+/// values instead, so that their renderings stay the seeds' (specs/seed-000.yaml, seed-001.yaml).
+public enum PghaDefaults {
+    /// The standbys' monitor: how often a standby reports its WAL location to the agent's election.
+    public static let standbyMonitorInterval = "2s"
+    /// The primary's monitor: how soon a dead primary is noticed.
+    public static let primaryMonitorInterval = "1s"
+    /// The pgsql agent's `xlog_check_count` (its default: 3): monitors of each standby that must
+    /// agree on the WAL locations before it promotes one.
+    public static let xlogCheckCount = 1
+    /// PostgreSQL's default is 60 s: a standby whose primary lost power keeps its dead connection
+    /// that long, and follows the new primary only then.
+    public static let walReceiverTimeout = "5s"
+    /// Pacemaker's default is 20 s: each node's wait for a DC before it holds an election, at every
+    /// start of the cluster (written into the first CIB, so that the first start is quick too).
+    public static let dcDeadtime = "5s"
+
+    public static let properties: [(key: String, value: String)] = [("dc-deadtime", dcDeadtime)]
+
+    /// The seed's operations of the pgsql resource with pgha's monitor intervals.
+    public static let pgsqlOperations: [ClusterSpec.Operation] = SeedDefaults.pgsqlOperations.map { op in
+        guard op.name == "monitor" else { return op }
+        var op = op
+        op.interval = op.role == nil ? standbyMonitorInterval : primaryMonitorInterval
+        return op
+    }
+}
+
 /// Defaults taken from the hand-written runbooks (seed 000_7d20d41147cf67a6.txt: CentOS 7 + pcs 0.9 + PostgreSQL 11
 /// built from source; seed 001_18840a04bfc64e53.txt: PostgreSQL 14 from PGDG packages). A spec overrides any of them.
 public enum SeedDefaults {
@@ -6,7 +35,6 @@ public enum SeedDefaults {
     public static let readWriteVIP = (resource: "vip-master", group: "master-group", hostname: "vip-master")
     public static let readOnlyVIP = (resource: "vip-slave", group: "slave-group", hostname: "vip-slave")
 
-    public static let properties: [(key: String, value: String)] = []
     public static let resourceDefaults: [(key: String, value: String)] = [
         ("resource-stickiness", "INFINITY"), ("migration-threshold", "1"),
     ]

@@ -166,14 +166,18 @@ struct SpecDecoder {
         var settings: [(key: String, value: String)] = []
         switch profileName {
         case "seed": settings = SeedDefaults.settings(version: version, port: port ?? 5432, archiveDir: archiveDir, mode: mode)
-        case "minimal": settings = [("listen_addresses", "*"), ("port", String(port ?? 5432))]
+            + [("wal_receiver_timeout", PghaDefaults.walReceiverTimeout)]
+        case "minimal": settings = [("listen_addresses", "*"), ("port", String(port ?? 5432)), ("wal_receiver_timeout", PghaDefaults.walReceiverTimeout)]
         case nil: break
         case let other?: r.error("postgresql.profile", "'\(other)' is not one of seed, minimal", at: f["profile"])
         }
-        for (key, value) in r.scalarMap(f["settings"], "postgresql.settings") ?? [] {
+        // A setting given as null is not written: PostgreSQL's own default applies.
+        let unset = r.nullKeys(f["settings"])
+        for (key, value) in r.scalarMap(f["settings"], "postgresql.settings") ?? [] where !unset.contains(key) {
             if let index = settings.firstIndex(where: { $0.key == key }) { settings[index].value = value }
             else { settings.append((key, value)) }
         }
+        settings.removeAll { unset.contains($0.key) }
 
         var hba: [ClusterSpec.HBARule] = []
         for (i, item) in (r.sequence(f["hba"], "postgresql.hba") ?? []).enumerated() {
@@ -274,10 +278,13 @@ struct SpecDecoder {
         let dialect = f.has("pcs_dialect") ? r.choice(f["pcs_dialect"], "\(path).pcs_dialect", ClusterSpec.PcsDialect.self) : nil
         let password = r.secret(f["hacluster_password"], "\(path).hacluster_password", suggestedEnv: "PGHA_HACLUSTER_PASSWORD")
 
-        var properties = SeedDefaults.properties
-        for (key, value) in r.scalarMap(f["properties"], "\(path).properties") ?? [] {
+        // A property given as null is not managed: Pacemaker's own default (or whatever is set) applies.
+        var properties = PghaDefaults.properties
+        let unmanaged = r.nullKeys(f["properties"])
+        for (key, value) in r.scalarMap(f["properties"], "\(path).properties") ?? [] where !unmanaged.contains(key) {
             if let i = properties.firstIndex(where: { $0.key == key }) { properties[i].value = value } else { properties.append((key, value)) }
         }
+        properties.removeAll { unmanaged.contains($0.key) }
         var defaults = SeedDefaults.resourceDefaults
         for (key, value) in r.scalarMap(f["resource_defaults"], "\(path).resource_defaults") ?? [] {
             if let i = defaults.firstIndex(where: { $0.key == key }) { defaults[i].value = value } else { defaults.append((key, value)) }
@@ -297,7 +304,7 @@ struct SpecDecoder {
             notify: r.bool(cloneFields?["notify"], "\(cp).notify") ?? d.notify)
         let operations = decodeOperations(pgsql?["operations"], "\(path).pgsql.operations",
                                           keys: SeedDefaults.pgsqlOperationKeys,
-                                          defaults: SeedDefaults.pgsqlOperations) ?? SeedDefaults.pgsqlOperations
+                                          defaults: PghaDefaults.pgsqlOperations) ?? PghaDefaults.pgsqlOperations
 
         var fencing: [ClusterSpec.FencingDevice] = []
         for (i, item) in (r.sequence(f["fencing"], "\(path).fencing") ?? []).enumerated() {
@@ -324,7 +331,9 @@ struct SpecDecoder {
             pgsqlResource: r.string(pgsql?["resource"], "\(path).pgsql.resource") ?? SeedDefaults.pgsqlResource,
             pgsqlClone: r.string(pgsql?["clone"], "\(path).pgsql.clone") ?? SeedDefaults.pgsqlClone,
             restartOnPromote: r.bool(pgsql?["restart_on_promote"], "\(path).pgsql.restart_on_promote") ?? false,
-            xlogCheckCount: r.int(pgsql?["xlog_check_count"], "\(path).pgsql.xlog_check_count", range: 1...10),
+            // null: not passed, the agent's own default (3).
+            xlogCheckCount: pgsql?.isNull("xlog_check_count") == true ? nil
+                : r.int(pgsql?["xlog_check_count"], "\(path).pgsql.xlog_check_count", range: 1...10) ?? PghaDefaults.xlogCheckCount,
             tmpdir: r.string(pgsql?["tmpdir"], "\(path).pgsql.tmpdir"),
             operations: operations, clone: clone, fencing: fencing, acknowledgements: acknowledgements,
             enableAtBoot: r.bool(f["enable_at_boot"], "\(path).enable_at_boot") ?? true)

@@ -286,6 +286,15 @@ public final class NodeReader {
         return result
     }
 
+    /// The keys of a free-form mapping whose value is null (`key: null`, `key: ~`, `key:`):
+    /// "not set by pgha", which removes one of pgha's defaults.
+    public func nullKeys(_ node: Node?) -> Set<String> {
+        guard case .mapping(let mapping)? = node else { return [] }
+        var keys = Set<String>()
+        for (key, value) in mapping { if case .scalar(let k) = key, Self.isNull(value) { keys.insert(k.string) } }
+        return keys
+    }
+
     // MARK: Scalars
 
     public func string(_ node: Node?, _ path: String, allowEmpty: Bool = false) -> String? {
@@ -394,5 +403,7 @@ public struct Fields {
         return value
     }
     public func has(_ key: String) -> Bool { self[key] != nil }
+    /// The key is given, as null (`key: null`, `key: ~`, `key:`).
+    public func isNull(_ key: String) -> Bool { values[key].map(NodeReader.isNull) ?? false }
     public func path(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 }

@@ -39,7 +39,13 @@ final class StepCatalogTests: XCTestCase {
         func dependencies(_ id: String) throws -> [String] { try XCTUnwrap(catalog.step(id), id).dependsOn }
         XCTAssertTrue(try dependencies("node2/basebackup").contains("node1/replication-user"))
         XCTAssertTrue(try dependencies("node3/basebackup").contains("node1/replication-user"))
-        XCTAssertEqual(Set(try dependencies("node1/stop-primary")), ["node1/replication-user", "node2/stop-standby", "node3/stop-standby"])
+        XCTAssertEqual(Set(try dependencies("node1/stop-primary")), ["node1/pgsql-agent-fix", "node2/stop-standby", "node3/stop-standby"])
+        // Pacemaker's preparation runs on a standby before its clone, on the primary after its role exists.
+        XCTAssertEqual(try dependencies("node1/hacluster-password"), ["node1/replication-user"])
+        XCTAssertEqual(try dependencies("node2/basebackup").first, "node2/pgsql-agent-fix")
+        // Every node gets its first CIB after the setup, and the cluster starts after all of them.
+        for node in ["node1", "node2", "node3"] { XCTAssertTrue(try dependencies("\(node)/first-cib").contains("node1/cluster-setup"), node) }
+        XCTAssertEqual(Set(try dependencies("node1/cluster-start")), ["node1/first-cib", "node2/first-cib", "node3/first-cib"])
         let auth = try dependencies("node1/pcs-auth")
         for node in ["node1", "node2", "node3"] { XCTAssertTrue(auth.contains("\(node)/pcsd"), node) }
         XCTAssertTrue(try dependencies("node1/cib-push").contains("node2/stop-standby"))

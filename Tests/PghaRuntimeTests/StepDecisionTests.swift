@@ -12,15 +12,16 @@ import XCTest
 final class StepDecisionTests: XCTestCase {
     static let passwords = ("fixture-repl", "fixture-ha")
 
-    /// specs/testbed.yaml as it was when the facts were recorded: before its failover tuning
-    /// (xlog_check_count, the monitor intervals, wal_receiver_timeout: README, "Failover
-    /// speed"), which the recorded CIB and postgresql.conf do not have yet. The tuned spec's own CIB is checked against real pcs
+    /// specs/testbed.yaml as it was when the facts were recorded: before pgha's failover defaults
+    /// (xlog_check_count, the monitor intervals, wal_receiver_timeout, dc-deadtime: README,
+    /// "Failover speed"), which the recorded CIB and postgresql.conf do not have yet. The tuned spec's own CIB is checked against real pcs
     /// output in ClusterConfigTests (Tests/Fixtures/cib-testbed-*.xml).
     func spec() throws -> ClusterSpec {
         var spec = try loadSpec("testbed")
         spec.pacemaker.xlogCheckCount = nil
         spec.pacemaker.operations = SeedDefaults.pgsqlOperations
         spec.postgresql.settings.removeAll { $0.key == "wal_receiver_timeout" }
+        spec.pacemaker.properties.removeAll { $0.key == "dc-deadtime" }
         return spec
     }
 
@@ -85,6 +86,7 @@ final class StepDecisionTests: XCTestCase {
             "pcs-auth": .change(.update, "authenticate node1, node2, node3"), "cluster-setup": .change(.create, "create cluster pgha-testbed"),
             "cluster-start": .change(.update, "wait for quorum"), "cib-push": .change(.create, "one cib-push"), "verify": .change(.update, "promoted on no node"),
             "rewind-grants": .right, "replication-password": .right, "rejoin": .right, "cluster-nodes": .right,
+            "first-cib": .right, // no dc-deadtime in the spec of the recording: FirstCIBStepTests
         ]
         var standby = primary.filter { !["initdb", "start-primary", "replication-user", "stop-primary", "pcs-auth", "cluster-setup",
                                          "cluster-start", "cluster-nodes", "cib-push", "verify"].contains($0.key) }
@@ -266,5 +268,39 @@ final class StepDecisionTests: XCTestCase {
         var spec = try spec()
         spec.postgresql.osUser.uid = 4321
         check(try XCTUnwrap(try catalog(spec).step("node2/os-user")), recorded, .refused("the spec says 4321; pgha does not renumber existing users"), "uid")
+    }
+}
+
+/// The first CIB (Steps/FirstCIBStep.swift): written only where no cluster of ours ever ran, and
+/// only for a spec with dc-deadtime (pgha's default); corosync.conf as recorded on the test bed.
+final class FirstCIBStepTests: XCTestCase {
+    func facts(_ state: String, cibFile: String) throws -> Facts {
+        let text = try String(contentsOfFile: "\(repositoryRoot)/Tests/Fixtures/facts/testbed-\(state)/node2.facts", encoding: .utf8)
+        var sections = FactScript(marker: FactScript.fixtureMarker).parse(text)
+        XCTAssertNotNil(sections["corosync.conf"])
+        sections["pacemaker.cib-file"] = cibFile
+        return Facts(sections)
+    }
+
+    func testDecisions() throws {
+        let tuned = try loadSpec("testbed")
+        let step = FirstCIBStep(host: "node2", spec: tuned)
+        // Bare: Debian's default cluster, no CIB file: written (after the setup, when its turn comes).
+        let bare = try step.decide(facts("bare", cibFile: "absent"))
+        XCTAssertEqual(bare?.action, .create)
+        XCTAssertTrue(bare?.summary.contains("dc-deadtime=5s") == true, "\(String(describing: bare))")
+        // Our cluster, set up but never started: written.
+        XCTAssertEqual(try step.decide(facts("converged", cibFile: "absent"))?.action, .create)
+        // A CIB exists (the cluster ran here): left to the cib-push step.
+        XCTAssertNil(try step.decide(facts("converged", cibFile: "present")))
+        XCTAssertNil(try step.decide(facts("bare", cibFile: "present")))
+        // Another cluster's corosync.conf: the corosync-default step refuses it, not this one.
+        var other = try facts("converged", cibFile: "absent").sections
+        other["corosync.conf"] = "name=theirs\nloopback=0\nresources=4"
+        XCTAssertNil(try step.decide(Facts(other)))
+        // dc-deadtime not managed (null in the spec): nothing to write.
+        var unmanaged = tuned
+        unmanaged.pacemaker.properties.removeAll { $0.key == "dc-deadtime" }
+        XCTAssertNil(try FirstCIBStep(host: "node2", spec: unmanaged).decide(facts("bare", cibFile: "absent")))
     }
 }

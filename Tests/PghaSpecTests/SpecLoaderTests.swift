@@ -104,7 +104,8 @@ final class SpecLoaderTests: XCTestCase {
         let spec = try XCTUnwrap(tuned.value, "\(tuned.diagnostics)")
         XCTAssertEqual(spec.pacemaker.xlogCheckCount, 1)
         XCTAssertEqual(spec.pacemaker.operations.filter { $0.name == "monitor" }.map(\.interval), ["2s", "1s"])
-        XCTAssertNil(load(Self.minimal).value?.pacemaker.xlogCheckCount, "absent: the agent's default")
+        XCTAssertEqual(load(Self.minimal).value?.pacemaker.xlogCheckCount, 1, "absent: pgha's default")
+        XCTAssertNil(pgsql("    xlog_check_count: null\n").value?.pacemaker.xlogCheckCount, "null: the agent's default")
         for bad in ["0", "11", "two"] {
             XCTAssertNil(pgsql("    xlog_check_count: \(bad)\n").value, bad)
         }
@@ -112,6 +113,19 @@ final class SpecLoaderTests: XCTestCase {
         XCTAssertNil(clash.value)
         XCTAssertTrue(clash.diagnostics.contains { $0.message.contains("pacemaker.pgsql.operations.monitor_promoted.interval") && $0.message.contains("different intervals") },
                       "\(clash.diagnostics)")
+    }
+
+    func testNullRemovesAnOwnDefault() throws {
+        let yaml = Self.minimal.replacingOccurrences(of: "  fencing:", with: "  properties: {dc-deadtime: null, batch-limit: 4}\n  fencing:")
+            .replacingOccurrences(of: "postgresql:\n", with: "postgresql:\n  settings: {wal_receiver_timeout: ~, work_mem: 8MB}\n")
+        let result = load(yaml)
+        let spec = try XCTUnwrap(result.value, "\(result.diagnostics)")
+        XCTAssertEqual(spec.pacemaker.properties.map(\.key), ["batch-limit"])
+        XCTAssertFalse(spec.postgresql.settings.contains { $0.key == "wal_receiver_timeout" })
+        XCTAssertTrue(spec.postgresql.settings.contains { $0.key == "work_mem" && $0.value == "8MB" })
+        let defaults = try XCTUnwrap(load(Self.minimal).value)
+        XCTAssertEqual(defaults.pacemaker.properties.map { "\($0.key)=\($0.value)" }, ["dc-deadtime=5s"])
+        XCTAssertTrue(defaults.postgresql.settings.contains { $0.key == "wal_receiver_timeout" && $0.value == "5s" })
     }
 
     func testDefaultsComeFromTheSeeds() throws {
@@ -131,7 +145,9 @@ final class SpecLoaderTests: XCTestCase {
         XCTAssertTrue(keys.contains("wal_keep_size"), "PostgreSQL 16 uses wal_keep_size")
         XCTAssertFalse(keys.contains("wal_keep_segments"))
         XCTAssertFalse(keys.contains("archive_mode"), "no archive_dir, no archiving")
-        XCTAssertEqual(spec.pacemaker.operations.first { $0.role == "promoted" }?.interval, "3s")
+        // pgha's failover timings (Defaults.swift, PghaDefaults), the seeds' other operations.
+        XCTAssertEqual(spec.pacemaker.operations.filter { $0.name == "monitor" }.map(\.interval), ["2s", "1s"])
+        XCTAssertEqual(spec.pacemaker.operations.first { $0.name == "stop" }?.onFail, "block")
     }
 
     func testOperationOverridesChangeOneField() throws {
@@ -139,7 +155,7 @@ final class SpecLoaderTests: XCTestCase {
         let spec = try XCTUnwrap(load(yaml).value)
         let promoted = try XCTUnwrap(spec.pacemaker.operations.first { $0.role == "promoted" })
         XCTAssertEqual(promoted.timeout, "30s")
-        XCTAssertEqual(promoted.interval, "3s")
+        XCTAssertEqual(promoted.interval, "1s", "the default interval kept")
         XCTAssertEqual(spec.pacemaker.operations.first { $0.name == "stop" }?.onFail, "fence")
     }
 

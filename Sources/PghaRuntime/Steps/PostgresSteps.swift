@@ -84,7 +84,7 @@ public struct ServerProbes: Sendable {
     /// replication connection, as the PostgreSQL user with its .pgpass), or nil when it does not answer.
     public var primarySystemIdentifier: Probe<String?> {
         let conninfo = "host=\(spec.vips.readWrite.ip) port=\(pg.port) user=\(spec.replication.user) dbname=replication replication=true connect_timeout=2"
-        return Probe("pg.primary-system-identifier", "\(tools.tool("psql", ["-X", "-At", "-d", conninfo, "-c", "IDENTIFY_SYSTEM"])) 2>/dev/null | cut -d'|' -f1") { text in
+        return Probe("pg.primary-system-identifier", "\(rwVIPGate) && \(tools.tool("psql", ["-X", "-At", "-d", conninfo, "-c", "IDENTIFY_SYSTEM"])) 2>/dev/null | cut -d'|' -f1") { text in
             text.isEmpty ? nil : text
         }
     }
@@ -92,7 +92,19 @@ public struct ServerProbes: Sendable {
     /// Whether a server answers behind the rw VIP (pg_isready: no role or password needed).
     /// In a running cluster a node clones and streams from whoever is primary now, there.
     public var rwVIPAnswers: Probe<Bool> {
-        Probe("pg.rw-vip", "\(tools.tool("pg_isready", ["-q", "-h", spec.vips.readWrite.ip, "-p", String(pg.port), "-t", "2"], asUser: false)) && echo up || echo down") { $0 == "up" }
+        Probe("pg.rw-vip", "\(rwVIPGate) && \(tools.tool("pg_isready", ["-q", "-h", spec.vips.readWrite.ip, "-p", String(pg.port), "-t", "2"], asUser: false)) && echo up || echo down") { $0 == "up" }
+    }
+
+    /// Whether anything accepts a TCP connection at the rw VIP's port within 1 s. Where no node
+    /// holds the address yet (a bootstrap), the kernel gives up on ARP only after 3 s, and libpq
+    /// waits at least 2 s: this gate answers "no" in 1 s, and a VIP held on the same subnet
+    /// answers in well under a millisecond. The probes above ask PostgreSQL only behind it.
+    var rwVIPGate: Shell { Self.answers(spec.vips.readWrite.ip, port: pg.port) }
+
+    /// Shell text: true when `address:port` accepts a TCP connection within 1 s.
+    static func answers(_ address: String, port: Int) -> Shell {
+        let open: Shell = "exec 3<>/dev/tcp/\(address)/\(port)"
+        return "\(Command("timeout", "1", "bash", "-c", open.text)) 2>/dev/null"
     }
 
     /// The address a standby clones and streams from: the rw VIP when a server answers there
@@ -263,7 +275,7 @@ public struct BasebackupStep: Step {
     static let stall: Duration = .seconds(600)
 
     /// pg_basebackup detached from the connection (its own session, under `timeout` for the
-    /// 12 h limit, its process group recorded with the run's: RunCommands), polled every 2 s:
+    /// 12 h limit, its process group recorded with the run's: RunCommands), polled every 0.25 s for 5 s, then every 2 s:
     /// progress reported as it goes (kB copied of total), stopped when it copies nothing for
     /// 10 minutes. A clone is bounded by its progress, not by pgha's 600 s per command.
     func clone(from: String, on connection: HostConnection) async throws {
@@ -280,7 +292,7 @@ public struct BasebackupStep: Step {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         guard Int(pid) != nil else { throw fail("pg_basebackup did not start: \(pid)") }
         let poll: Shell = "if [ -f \(rc) ]; then echo \"rc=$(cat \(rc))\"; elif kill -0 \(pid) 2>/dev/null; then echo \"running $(tr '\\r' '\\n' < \(log) 2>/dev/null | grep -E '^ *[0-9]+/[0-9]+ kB' | tail -1)\"; else echo vanished; fi"
-        var copied = -1, lastMove = ContinuousClock.now
+        var copied = -1, lastMove = ContinuousClock.now, polls = 0
         while true {
             let state = try await run(poll, on: connection, display: "watch the clone").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             if state == "rc=0" { return }
@@ -300,7 +312,9 @@ public struct BasebackupStep: Step {
                 _ = try? await connection.run("kill -TERM -- -\(pid) 2>/dev/null", stdin: nil)
                 throw fail("pg_basebackup from \(from) copied nothing for \(Int(Self.stall.components.seconds / 60)) minutes and was stopped; the partial copy is moved aside on the next apply")
             }
-            try await Task.sleep(for: .seconds(2))
+            // A small database is copied in a second: look often at first.
+            polls += 1
+            try await Task.sleep(for: polls < 20 ? .milliseconds(250) : .seconds(2))
         }
     }
 }

@@ -7,6 +7,7 @@ trap 'rm -rf "$workdir"' EXIT
 cd "$workdir"
 pcs cluster cib pgsql_cfg
 cp pgsql_cfg pgsql_cfg.orig
+pcs -f pgsql_cfg property set dc-deadtime=5s
 pcs -f pgsql_cfg property set no-quorum-policy=stop
 pcs -f pgsql_cfg resource defaults update resource-stickiness=INFINITY
 pcs -f pgsql_cfg resource defaults update migration-threshold=1
