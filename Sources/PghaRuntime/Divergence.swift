@@ -130,7 +130,7 @@ extension NodeProbes {
         let needed: Shell = "printf '%s' \(SharedFacts.Variable.cib.expansion) | grep -qF -- \("id=\"" + spec.pacemaker.pgsqlResource + "\"") && ! printf '%s\\n' \(SharedFacts.Variable.pg.expansion) | grep -qxE 'role=primary|wal_receiver=streaming'"
         let script: Shell = """
             if \(needed); then
-            up=$( \(ServerProbes.answers(spec.vips.readWrite.ip, port: pg.port)) && \(psql.appending("-c", "IDENTIFY_SYSTEM")) 2>/dev/null | head -1)
+            up=$( \(SharedFacts.rwVIPUp) && \(psql.appending("-c", "IDENTIFY_SYSTEM")) 2>/dev/null | head -1)
             printf 'identify=%s\\n' "$up"
             tl=$(printf '%s' "$up" | cut -d'|' -f2)
             hist=
@@ -142,6 +142,6 @@ extension NodeProbes {
             fi
             fi
             """
-        return Probe("node.divergence", script, reads: [SharedFacts.cib, SharedFacts.pg(spec)]) { text in (UpstreamState.parse(text), WALBeyondFork.parse(text)) }
+        return Probe("node.divergence", script, reads: [SharedFacts.cib, SharedFacts.pg(spec), SharedFacts.rwVIP(spec)]) { text in (UpstreamState.parse(text), WALBeyondFork.parse(text)) }
     }
 }

@@ -10,12 +10,14 @@ public enum SharedFacts {
     public enum Variable: String, Sendable {
         case cib = "PGHA_CIB"
         case pg = "PGHA_PG"
+        case rwVIP = "PGHA_RW_VIP"
 
         /// `"$NAME"` as shell text.
         var expansion: Shell {
             switch self {
             case .cib: return "\"$PGHA_CIB\""
             case .pg: return "\"$PGHA_PG\""
+            case .rwVIP: return "\"$PGHA_RW_VIP\""
             }
         }
     }
@@ -55,6 +57,19 @@ public enum SharedFacts {
         let pid = pg.dataDir + "/postmaster.pid"
         return Value(.pg, "[ -f \(pid) ] && kill -0 \"$(head -1 \(pid))\" && \(pg.tools.psql(sql))")
     }
+
+    /// "up" when anything accepts a TCP connection at the rw VIP's port within 1 s. Where no
+    /// node holds the address yet (a bootstrap), the kernel gives up on ARP only after 3 s and
+    /// libpq waits at least 2 s: this answers in 1 s, once per fact script, and a VIP held on
+    /// the same subnet answers in well under a millisecond. Probes ask PostgreSQL there only
+    /// behind it (`rwVIPUp`).
+    public static func rwVIP(_ spec: ClusterSpec) -> Value {
+        let open: Shell = "exec 3<>/dev/tcp/\(spec.vips.readWrite.ip)/\(spec.postgresql.port)"
+        return Value(.rwVIP, "\(Command("timeout", "1", "bash", "-c", open.text)) 2>/dev/null && echo up")
+    }
+
+    /// Shell text: true when `rwVIP` found the address answering.
+    public static let rwVIPUp: Shell = "[ \(Variable.rwVIP.expansion) = up ]"
 
     /// A probe printing the value of `key` from the PostgreSQL state (`key`: a word of pgha's).
     public static func pgValue(_ key: String) -> Shell {

@@ -75,9 +75,31 @@ public protocol Step: Sendable {
     func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws
 }
 
+/// The part of a run a step belongs to, for the time per phase at the end of an apply.
+public enum StepPhase: String, CaseIterable, Codable, Sendable {
+    case os = "OS and packages"
+    case postgresql = "PostgreSQL and replication"
+    case pacemaker = "Pacemaker"
+    case dayTwo = "day two (rejoin, role)"
+    case verify = "verify"
+
+    public init(stepName: String) {
+        switch stepName {
+        case "initdb", "postgresql-conf", "pg-hba", "start-primary", "replication-user", "basebackup", "verify-streaming",
+             "stop-standby", "stop-primary": self = .postgresql
+        case "hacluster-password", "pcsd", "corosync-default", "pgsql-agent-fix", "pcs-auth", "cluster-setup", "first-cib",
+             "cluster-start", "cluster-nodes", "cib-push": self = .pacemaker
+        case "rewind-grants", "replication-password", "rejoin": self = .dayTwo
+        case "verify": self = .verify
+        default: self = .os
+        }
+    }
+}
+
 extension Step {
     public var id: String { "\(host)/\(name)" }
     public var details: [String] { [] }
+    public var phase: StepPhase { StepPhase(stepName: name) }
 
     /// A StepFailure of this step.
     public func fail(_ message: String) -> StepFailure { StepFailure(host: host, step: name, message: message) }

@@ -13,6 +13,15 @@ public struct ApplyReport: Codable, Sendable {
         public var action: Action?
         public var message: String?
         public var seconds: Double?
+        /// When it started, in seconds after the steps began.
+        public var start: Double?
+    }
+    /// A phase's wall-clock span: from its first step's start to its last step's end (phases
+    /// overlap: hosts work in parallel).
+    public struct PhaseRecord: Codable, Sendable {
+        public var phase: StepPhase
+        public var start: Double
+        public var seconds: Double
     }
     public struct HostSummary: Codable, Sendable {
         public var name: String
@@ -23,6 +32,9 @@ public struct ApplyReport: Codable, Sendable {
     public var hosts: [HostSummary]
     public var ok: Bool
     public var seconds: Double
+    /// Connecting, reading the facts and deciding, before the first step.
+    public var planSeconds: Double?
+    public var phases: [PhaseRecord] = []
     /// Stopped by Ctrl-C or SIGTERM; `stoppedCommands` process groups were signalled on the hosts.
     public var interrupted = false
     public var stoppedCommands = 0
@@ -36,12 +48,23 @@ public struct ApplyReport: Codable, Sendable {
     }
 
     public static func make(plan: LivePlan, outcomes: [String: Outcome], steps: [any Step], spec: ClusterSpec,
-                     records: [String: Double], seconds: Double) -> ApplyReport {
+                     records: [String: (seconds: Double, end: Double)], seconds: Double) -> ApplyReport {
         var report = ApplyReport(plan: plan, steps: [], hosts: [], ok: true, seconds: seconds)
+        var spans: [StepPhase: (start: Double, end: Double)] = [:]
+        for step in steps {
+            guard let r = records[step.id] else { continue }
+            let span = spans[step.phase]
+            spans[step.phase] = (min(span?.start ?? .infinity, r.end - r.seconds), max(span?.end ?? 0, r.end))
+        }
+        report.phases = StepPhase.allCases.compactMap { phase in
+            spans[phase].map { PhaseRecord(phase: phase, start: $0.start, seconds: $0.end - $0.start) }
+        }
         for node in spec.nodes {
             var summary = HostSummary(name: node.name)
             for step in steps where step.host == node.name {
-                var record = StepRecord(host: step.host, step: step.name, outcome: "skipped", message: nil, seconds: records[step.id])
+                let r = records[step.id]
+                var record = StepRecord(host: step.host, step: step.name, outcome: "skipped", message: nil, seconds: r?.seconds,
+                                        start: r.map { $0.end - $0.seconds })
                 switch outcomes[step.id] {
                 case .changed(let change)?:
                     summary.changed += 1; record.outcome = "changed"; record.action = change.action; record.message = change.summary
@@ -72,8 +95,25 @@ public struct ApplyReport: Codable, Sendable {
                           seconds, done, steps.count - done, stoppedCommands, stoppedCommands == 1 ? "" : "s")
             return out
         }
+        out += phaseText()
         out += String(format: "Apply %@ in %.1f s.\n", ok ? "complete" : "FAILED", seconds)
         return out
+    }
+
+    /// "Time per phase: …", each phase from its first step's start to its last step's end.
+    public func phaseText() -> String {
+        guard !phases.isEmpty else { return "" }
+        var parts = planSeconds.map { [String(format: "plan %.1f s", $0)] } ?? []
+        parts += phases.map { String(format: "%@ %.1f s (at %.1f s)", $0.phase.rawValue, $0.seconds, $0.start) }
+        return "Time per phase: " + parts.joined(separator: ", ") + ".\n"
+    }
+
+    /// The slowest steps, for `apply -v`.
+    public func slowestText(count: Int = 10) -> String {
+        let timed = steps.filter { $0.seconds != nil && $0.outcome != "skipped" }.sorted { $0.seconds! > $1.seconds! }.prefix(count)
+        guard !timed.isEmpty else { return "" }
+        return "Slowest steps:\n" + timed.map { String(format: "  %6.1f s  %@ %@ (at %.1f s)", $0.seconds!, $0.host, $0.step, $0.start ?? 0) }
+            .joined(separator: "\n") + "\n"
     }
 }
 

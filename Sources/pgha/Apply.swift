@@ -100,7 +100,8 @@ struct Apply: AsyncParsableCommand {
         let outcomes = await work.value
         interrupts.remove()
         var report = ApplyReport.make(plan: plan, outcomes: outcomes, steps: session.steps, spec: spec,
-                                      records: progress.records, seconds: Date().timeIntervalSince(applyStart))
+                                      records: progress.records(since: applyStart), seconds: Date().timeIntervalSince(applyStart))
+        report.planSeconds = applyStart.timeIntervalSince(started)
         if interrupts.fired {
             let stopped = await session.stopRemoteCommands()
             report.interrupted = true
@@ -109,7 +110,11 @@ struct Apply: AsyncParsableCommand {
         }
         let status = report.ok ? await session.clusterStatus() : nil
         await session.close()
-        if format == .json { printJSON(report) } else { print(report.text(), terminator: ""); if let status { print(status) } }
+        if format == .json { printJSON(report) } else {
+            if verbose { print("\n" + report.slowestText(), terminator: "") }
+            print(report.text(), terminator: "")
+            if let status { print(status) }
+        }
         if !report.ok { throw ExitCode.failure }
     }
 
@@ -119,8 +124,14 @@ struct Apply: AsyncParsableCommand {
 final class Progress: @unchecked Sendable {
     let live: Bool
     private let lock = NSLock()
-    private(set) var records: [String: Double] = [:]
+    private var durations: [String: (seconds: Double, end: Date)] = [:]
     init(live: Bool) { self.live = live }
+
+    /// Each finished step's duration and end, in seconds after `start`.
+    func records(since start: Date) -> [String: (seconds: Double, end: Double)] {
+        lock.lock(); defer { lock.unlock() }
+        return durations.mapValues { ($0.seconds, $0.end.timeIntervalSince(start)) }
+    }
 
     private var lastProgress: [String: Date] = [:]
 
@@ -137,7 +148,7 @@ final class Progress: @unchecked Sendable {
         }
         guard case let .finished(host, step, outcome, seconds) = event else { return }
         lock.lock(); defer { lock.unlock() }
-        records["\(host)/\(step)"] = seconds
+        durations["\(host)/\(step)"] = (seconds, Date())
         guard live else { return }
         let time = String(format: "%5.1fs", seconds)
         let line: String

@@ -154,12 +154,30 @@ final class SessionTests: XCTestCase {
                                  Named(host: "node2", name: "d"), Named(host: "node3", name: "e")]
         let outcomes: [String: Outcome] = ["node1/a": .changed(Change(.create, "made a")), "node1/b": .unchanged,
                                            "node2/c": .failed("disk full"), "node2/d": .skipped("node2/c did not succeed")]
-        let report = ApplyReport.make(plan: plan(), outcomes: outcomes, steps: steps, spec: spec, records: ["node1/a": 1.5], seconds: 3)
+        let report = ApplyReport.make(plan: plan(), outcomes: outcomes, steps: steps, spec: spec, records: ["node1/a": (1.5, 2.0)], seconds: 3)
         XCTAssertFalse(report.ok)
         XCTAssertEqual(report.hosts.map { [$0.changed, $0.unchanged, $0.failed, $0.skipped] }, [[1, 1, 0, 0], [0, 0, 1, 1], [0, 0, 0, 1]])
         XCTAssertEqual(report.steps.first?.action, .create)
         XCTAssertEqual(report.steps.first?.seconds, 1.5)
-        XCTAssertTrue(report.text().contains("error: node2: c: disk full\nApply FAILED in 3.0 s.\n"), report.text())
+        XCTAssertEqual(report.steps.first?.start, 0.5)
+        XCTAssertTrue(report.text().contains("error: node2: c: disk full\nTime per phase: OS and packages 1.5 s (at 0.5 s).\nApply FAILED in 3.0 s.\n"), report.text())
+    }
+
+    func testPhasesSpanTheirStepsAcrossHosts() throws {
+        let spec = try XCTUnwrap(SpecLoader.load(path: testbed.spec).value)
+        let steps: [any Step] = [Named(host: "node1", name: "initdb"), Named(host: "node2", name: "basebackup"),
+                                 Named(host: "node1", name: "cluster-start"), Named(host: "node1", name: "verify")]
+        let outcomes: [String: Outcome] = Dictionary(uniqueKeysWithValues: steps.map { ($0.id, .unchanged) })
+        // (seconds, end) after the steps began: the clone ends after the cluster's start began.
+        var report = ApplyReport.make(plan: plan(), outcomes: outcomes, steps: steps, spec: spec,
+                                      records: ["node1/initdb": (2, 3), "node2/basebackup": (4, 9), "node1/cluster-start": (6, 12), "node1/verify": (1, 13)],
+                                      seconds: 13)
+        report.planSeconds = 2.5
+        XCTAssertEqual(report.phases.map(\.phase), [.postgresql, .pacemaker, .verify])
+        XCTAssertEqual(report.phases.map(\.start), [1, 6, 12])
+        XCTAssertEqual(report.phases.map(\.seconds), [8, 6, 1])
+        XCTAssertEqual(report.phaseText(), "Time per phase: plan 2.5 s, PostgreSQL and replication 8.0 s (at 1.0 s), Pacemaker 6.0 s (at 6.0 s), verify 1.0 s (at 12.0 s).\n")
+        XCTAssertTrue(report.slowestText().hasPrefix("Slowest steps:\n     6.0 s  node1 cluster-start (at 6.0 s)\n"), report.slowestText())
     }
 }
 

@@ -84,7 +84,8 @@ public struct ServerProbes: Sendable {
     /// replication connection, as the PostgreSQL user with its .pgpass), or nil when it does not answer.
     public var primarySystemIdentifier: Probe<String?> {
         let conninfo = "host=\(spec.vips.readWrite.ip) port=\(pg.port) user=\(spec.replication.user) dbname=replication replication=true connect_timeout=2"
-        return Probe("pg.primary-system-identifier", "\(rwVIPGate) && \(tools.tool("psql", ["-X", "-At", "-d", conninfo, "-c", "IDENTIFY_SYSTEM"])) 2>/dev/null | cut -d'|' -f1") { text in
+        return Probe("pg.primary-system-identifier", "\(SharedFacts.rwVIPUp) && \(tools.tool("psql", ["-X", "-At", "-d", conninfo, "-c", "IDENTIFY_SYSTEM"])) 2>/dev/null | cut -d'|' -f1",
+                     reads: [SharedFacts.rwVIP(spec)]) { text in
             text.isEmpty ? nil : text
         }
     }
@@ -92,19 +93,8 @@ public struct ServerProbes: Sendable {
     /// Whether a server answers behind the rw VIP (pg_isready: no role or password needed).
     /// In a running cluster a node clones and streams from whoever is primary now, there.
     public var rwVIPAnswers: Probe<Bool> {
-        Probe("pg.rw-vip", "\(rwVIPGate) && \(tools.tool("pg_isready", ["-q", "-h", spec.vips.readWrite.ip, "-p", String(pg.port), "-t", "2"], asUser: false)) && echo up || echo down") { $0 == "up" }
-    }
-
-    /// Whether anything accepts a TCP connection at the rw VIP's port within 1 s. Where no node
-    /// holds the address yet (a bootstrap), the kernel gives up on ARP only after 3 s, and libpq
-    /// waits at least 2 s: this gate answers "no" in 1 s, and a VIP held on the same subnet
-    /// answers in well under a millisecond. The probes above ask PostgreSQL only behind it.
-    var rwVIPGate: Shell { Self.answers(spec.vips.readWrite.ip, port: pg.port) }
-
-    /// Shell text: true when `address:port` accepts a TCP connection within 1 s.
-    static func answers(_ address: String, port: Int) -> Shell {
-        let open: Shell = "exec 3<>/dev/tcp/\(address)/\(port)"
-        return "\(Command("timeout", "1", "bash", "-c", open.text)) 2>/dev/null"
+        Probe("pg.rw-vip", "\(SharedFacts.rwVIPUp) && \(tools.tool("pg_isready", ["-q", "-h", spec.vips.readWrite.ip, "-p", String(pg.port), "-t", "2"], asUser: false)) && echo up || echo down",
+              reads: [SharedFacts.rwVIP(spec)]) { $0 == "up" }
     }
 
     /// The address a standby clones and streams from: the rw VIP when a server answers there
