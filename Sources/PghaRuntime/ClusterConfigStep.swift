@@ -155,7 +155,8 @@ public struct ClusterConfigStep: Step {
         // Marked as pgha's hold, so that a re-run after an interruption releases them (decide).
         func standby(_ on: Bool) -> Shell { hold(standbys, on, run: runID) }
         if pin { _ = try await run(standby(true), on: connection, display: "hold \(standbys.joined(separator: ", ")) in standby until \(spec.primary) is promoted") }
-        try await connection.upload(Data(createScript.utf8), to: Self.createPath, mode: 0o700, owner: "root", group: "root")
+        try await connection.upload(Data(PcsBatch.runner.utf8), to: PcsBatch.runnerPath, mode: 0o700, owner: "root", group: "root")
+        try await connection.upload(Data(PcsBatch.wrap(createScript).utf8), to: Self.createPath, mode: 0o700, owner: "root", group: "root")
         _ = try await run(Command("bash", Self.createPath), on: connection)
         guard pin else { return }
         let last = try await waitForPromotion(on: connection)
