@@ -279,12 +279,15 @@ final class FirstCIBStepTests: XCTestCase {
         var sections = FactScript(marker: FactScript.fixtureMarker).parse(text)
         XCTAssertNotNil(sections["corosync.conf"])
         sections["pacemaker.cib-file"] = cibFile
+        XCTAssertEqual(sections["pg.rw-vip"], state == "bare" ? "down" : "up")
+        sections["pg.rw-vip"] = "down"
         return Facts(sections)
     }
 
     func testDecisions() throws {
         let tuned = try loadSpec("testbed")
-        let step = FirstCIBStep(host: "node2", spec: tuned)
+        let probes = ServerProbes(spec: tuned, runID: "20261207-000000")
+        let step = FirstCIBStep(host: "node2", spec: tuned, probes: probes)
         // Bare: Debian's default cluster, no CIB file: written (after the setup, when its turn comes).
         let bare = try step.decide(facts("bare", cibFile: "absent"))
         XCTAssertEqual(bare?.action, .create)
@@ -298,9 +301,13 @@ final class FirstCIBStepTests: XCTestCase {
         var other = try facts("converged", cibFile: "absent").sections
         other["corosync.conf"] = "name=theirs\nloopback=0\nresources=4"
         XCTAssertNil(try step.decide(Facts(other)))
+        // A node joining a running cluster (its rw VIP answers): it gets the DC's CIB instead.
+        var joining = try facts("bare", cibFile: "absent").sections
+        joining["pg.rw-vip"] = "up"
+        XCTAssertNil(try step.decide(Facts(joining)))
         // dc-deadtime not managed (null in the spec): nothing to write.
         var unmanaged = tuned
         unmanaged.pacemaker.properties.removeAll { $0.key == "dc-deadtime" }
-        XCTAssertNil(try FirstCIBStep(host: "node2", spec: unmanaged).decide(facts("bare", cibFile: "absent")))
+        XCTAssertNil(try FirstCIBStep(host: "node2", spec: unmanaged, probes: probes).decide(facts("bare", cibFile: "absent")))
     }
 }

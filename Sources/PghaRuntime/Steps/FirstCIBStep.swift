@@ -16,11 +16,13 @@ public struct FirstCIBStep: Step {
     public var dependsOn: [String] = []
     let clusterName: String
     let deadtime: String?
+    let probes: ServerProbes
 
-    public init(host: String, spec: ClusterSpec) {
+    public init(host: String, spec: ClusterSpec, probes: ServerProbes) {
         self.host = host
         self.clusterName = spec.name
         self.deadtime = spec.pacemaker.properties.last { $0.key == "dc-deadtime" }?.value
+        self.probes = probes
     }
 
     public var summary: String {
@@ -33,10 +35,13 @@ public struct FirstCIBStep: Step {
     public func probe(_ script: inout FactScript) {
         script.add(Self.present)
         script.add(CorosyncDefaultStep.state)
+        script.add(probes.rwVIPAnswers)
     }
 
+    /// Only for a cluster that never ran: a node added to a running one (its PostgreSQL answers
+    /// behind the rw VIP) gets the cluster's CIB from its DC, which this must not compete with.
     public func decide(_ facts: Facts) throws -> Change? {
-        guard let deadtime, !facts[Self.present] else { return nil }
+        guard let deadtime, !facts[Self.present], !facts[probes.rwVIPAnswers] else { return nil }
         // Another cluster's configuration: the corosync-default step refuses it.
         if let name = facts[CorosyncDefaultStep.state]?["name"], name != clusterName, name != "debian" { return nil }
         return Change(.create, "write the first CIB with dc-deadtime=\(deadtime) (the cluster has never started here)")
