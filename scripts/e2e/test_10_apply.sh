@@ -25,6 +25,11 @@ start=$SECONDS
   || { tail -30 /tmp/pgha-e2e-apply1.log; fail "bootstrap apply failed"; }
 bootstrap=$((SECONDS - start))
 grep -q "^Apply complete" /tmp/pgha-e2e-apply1.log || fail "no completion line"
+grep -qE "^Time per phase: plan [0-9.]+ s, OS and packages .*, PostgreSQL and replication .*, Pacemaker .*, verify [0-9.]+ s" /tmp/pgha-e2e-apply1.log \
+  || { tail -5 /tmp/pgha-e2e-apply1.log; fail "no time per phase"; }
+# The first start used the first CIB's dc-deadtime (not Pacemaker's 20 s), and the property stays managed.
+grep -q "^  + node2 first-cib .* dc-deadtime=5s" /tmp/pgha-e2e-apply1.log || fail "node2 got no first CIB"
+[ "$(on node1 "crm_attribute --type crm_config --name dc-deadtime --query --quiet")" = 5s ] || fail "dc-deadtime is not 5s in the CIB"
 [ "$(on node3 "cat $data.pgha-old-*/notes.txt")" = keep-me ] || fail "node3's old data directory was not kept"
 on node2 "[ -f $data.pgha-old-*/PG_VERSION ] && [ -f $data/backup_manifest ]" || fail "node2's foreign cluster was not kept aside, or its clone is not a finished one"
 grep -qE "^Cluster: primary node1 \(rw VIP 10.77.0.100\); standbys: node2 streaming async.*, node3 streaming async" /tmp/pgha-e2e-apply1.log \
@@ -58,5 +63,6 @@ start=$SECONDS
 reapply=$((SECONDS - start))
 grep -q "^No changes" /tmp/pgha-e2e-apply2.log || { cat /tmp/pgha-e2e-apply2.log; fail "re-apply wanted changes"; }
 [ "$before" = "$(sum node1)$(sum node2)$(sum node3)" ] || fail "re-apply changed something on the hosts"
+grep "^Time per phase" /tmp/pgha-e2e-apply1.log
 echo "bootstrap ${bootstrap}s; no-op re-apply: $(grep -o 'in [0-9.]* s' /tmp/pgha-e2e-apply2.log)"
 echo "rw VIP on node1, ro VIP on $ro (a standby); a row written through the rw VIP was read through the ro VIP"
