@@ -387,8 +387,11 @@ final class ClusterConfigTests: XCTestCase {
         let first = RecordingConnection()
         try await step.apply(Change(.create, "configure"), facts: Facts([:]), on: first)
         let firstUploads = await first.uploads
-        XCTAssertEqual(firstUploads.map(\.path), ["/root/pgha-pcs-resources.sh"])
-        XCTAssertEqual(firstUploads.first?.content, "#!/bin/bash\necho first configuration\n")
+        // The rendered script as it is (no `set -euo pipefail` line: no batching preamble), and the batch runner.
+        XCTAssertEqual(firstUploads.map(\.path), [PcsBatch.runnerPath, "/root/pgha-pcs-resources.sh"])
+        XCTAssertEqual(firstUploads.first?.content, PcsBatch.runner)
+        XCTAssertEqual(firstUploads.last?.content, "#!/bin/bash\necho first configuration\n")
+        XCTAssertEqual(firstUploads.map(\.mode), [0o700, 0o700])
     }
 }
 
