@@ -86,7 +86,6 @@ final class StepDecisionTests: XCTestCase {
             "pcs-auth": .change(.update, "authenticate node1, node2, node3"), "cluster-setup": .change(.create, "create cluster pgha-testbed"),
             "cluster-start": .change(.update, "wait for quorum"), "cib-push": .change(.create, "one cib-push"), "verify": .change(.update, "promoted on no node"),
             "rewind-grants": .right, "replication-password": .right, "rejoin": .right, "cluster-nodes": .right,
-            "first-cib": .right, // no dc-deadtime in the spec of the recording: FirstCIBStepTests
         ]
         var standby = primary.filter { !["initdb", "start-primary", "replication-user", "stop-primary", "pcs-auth", "cluster-setup",
                                          "cluster-start", "cluster-nodes", "cib-push", "verify"].contains($0.key) }

@@ -54,7 +54,7 @@ diff -r <(cd "$tmp/out" && find . -type f | sort) <(cd Tests/Golden/testbed && f
 
 # plan --offline
 run 0 "$pgha" plan specs/testbed.yaml -i inventory/testbed.yaml --offline
-grep -q "^Plan: 67 steps on 3 hosts." <<<"$out" || fail "plan: $out"
+grep -q "^Plan: 70 steps on 3 hosts." <<<"$out" || fail "plan: $out"
 run 1 "$pgha" plan specs/testbed.yaml --offline
 grep -q "needs an inventory" <<<"$out" || fail "plan without inventory: $out"
 run 1 "$pgha" plan specs/testbed.yaml -i inventory/testbed.yaml --offline --format yaml
