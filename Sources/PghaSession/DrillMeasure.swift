@@ -89,7 +89,7 @@ public struct DrillTimes: Equatable, Sendable {
             case let .ack(id, start, end):
                 acked.append(id)
                 if let outage {
-                    if start < outage { lastBefore = end }   // one write at a time: in order
+                    if start < outage { lastBefore = max(lastBefore ?? end, end) }   // attempts overlap: any order
                     if start >= outage, firstAfter == nil || end < firstAfter! { firstAfter = end }
                 } else if start >= fault, firstAfter == nil || end < firstAfter! {
                     firstAfter = end
@@ -113,7 +113,7 @@ public struct DrillTimes: Equatable, Sendable {
         }
         return DrillTimes(writeRecovery: firstAfter.map { max(0, $0 - fault) },
                           writeGap: firstAfter.flatMap { after in lastBefore.map { max(0, after - $0) } },
-                          failedWrites: failed, readRecovery: read, acknowledged: acked)
+                          failedWrites: failed, readRecovery: read, acknowledged: acked.sorted())
     }
 }
 
@@ -188,7 +188,10 @@ public struct DrillScripts: Sendable {
     /// A private directory for the round's logs (mkdir fails on anything already there).
     public var prepare: Command { Command(["mkdir", "-m", "700", directory], user: user) }
 
-    /// One insert every 0.1 s through the rw VIP, each acknowledged id logged with its times.
+    /// One insert started every 0.1 s through the rw VIP, each acknowledged id logged with its
+    /// times. Attempts overlap (at most 30 at once): while the VIP has no server behind it a
+    /// connection attempt can hang for libpq's minimum connect timeout (2 s), and one write at
+    /// a time would see the recovery only when the attempt in hand gives up — up to 2 s late.
     public var writer: Shell {
         let psql = Command([tools.binDir + "/psql", "-X", "-q", "-h", spec.vips.readWrite.ip, "-p", String(tools.port),
                             "-U", spec.replication.user, "-d", "postgres"])
@@ -197,14 +200,17 @@ public struct DrillScripts: Sendable {
             cd \(directory) || exit 1
             i=0
             while [ -d \(directory) ] && [ ! -e stop ]; do
-              i=$((i+1)); t0=$(date +%s.%N)
-              if PGCONNECT_TIMEOUT=1 PGOPTIONS='-c statement_timeout=2000' \(psql) -c \(sql)"$i)" >/dev/null 2>last-error; then
-                echo "ack $i $t0 $(date +%s.%N)"
-              else
-                echo "err $i $t0 $(date +%s.%N)"
-              fi
+              i=$((i+1))
+              ( t0=$(date +%s.%N)
+                if PGCONNECT_TIMEOUT=2 PGOPTIONS='-c statement_timeout=2000' \(psql) -c \(sql)"$i)" >/dev/null 2>last-error; then
+                  echo "ack $i $t0 $(date +%s.%N)"
+                else
+                  echo "err $i $t0 $(date +%s.%N)"
+                fi >> writes ) &
               sleep 0.1
-            done >> writes
+              while [ "$(jobs -rp | wc -l)" -ge 30 ]; do sleep 0.05; done
+            done
+            wait
             """
         return detached(loop)
     }

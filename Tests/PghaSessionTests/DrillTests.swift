@@ -83,6 +83,26 @@ final class DrillTests: XCTestCase {
 
     /// Logs a drill kept on the test bed (PGHA_DUMP_DRILL_LOGS: fence of the primary node2, the
     /// writer on node1; the bed's stale-VIP defect of that run did not touch the writes).
+    /// The writer's attempts overlap during an outage: lines arrive in the order attempts end.
+    /// A hanging attempt started before the recovery ends after a later one that succeeded.
+    func testOverlappingAttemptsInAnyOrder() throws {
+        let writes = DrillEvent.parse("""
+            ack 1 99.90 99.95
+            fault 100.00
+            ack 2 100.00 100.05
+            err 3 100.10 100.20
+            err 4 100.20 102.20
+            ack 6 102.40 102.45
+            err 5 100.30 102.30
+            ack 7 102.50 102.52
+            """)
+        let times = try XCTUnwrap(DrillTimes.measure(writes: writes, reads: []))
+        XCTAssertEqual(try XCTUnwrap(times.writeRecovery), 2.45, accuracy: 1e-9)
+        XCTAssertEqual(try XCTUnwrap(times.writeGap), 2.40, accuracy: 1e-9, "from ack 2's end to ack 6's end")
+        XCTAssertEqual(times.failedWrites, 3)
+        XCTAssertEqual(times.acknowledged, [1, 2, 6, 7])
+    }
+
     func testRecordedFenceRound() throws {
         let dir = "\(repositoryRoot)/Tests/Fixtures/drill/fence"
         let writes = DrillEvent.parse(try String(contentsOfFile: "\(dir)/round-1.writes", encoding: .utf8))
