@@ -88,6 +88,33 @@ sed 's/^/  /' <<<"$out"
 "$pgha" plan $spec -i $inv >/dev/null || fail "plan after the drills is not empty"
 no_trace "the fence drill"
 
+# No false failover under load with pgha's fast defaults (monitors every 1 s and 2 s, one
+# agreeing look): 40 s of pgbench writes on the primary (8 clients; the standbys replay all of
+# it) while two CPU burners run on each standby — on this machine's 2 shared cores that slows
+# every host's monitors. The primary stays where it is, no failed action, no fail count.
+primary=$(promoted node1)
+standbys=$(for n in node1 node2 node3; do [ "$n" = "$primary" ] || echo "$n"; done)
+on "$primary" "cd / && runuser -u postgres -- /usr/lib/postgresql/15/bin/pgbench -q -i -s 5 postgres" >/dev/null 2>&1 || fail "pgbench -i on $primary"
+for n in $standbys; do on "$n" "for i in 1 2; do setsid -f timeout 40 sh -c 'while :; do :; done' >/dev/null 2>&1 </dev/null; done"; done
+start=$SECONDS
+on "$primary" "cd / && runuser -u postgres -- /usr/lib/postgresql/15/bin/pgbench -c 8 -j 2 -T 40 postgres" > /tmp/pgha-e2e-pgbench.log 2>&1 &
+bench=$!
+moved=
+while kill -0 $bench 2>/dev/null; do
+  now=$(promoted node1 2>/dev/null || true)
+  [ -z "$now" ] || [ "$now" = "$primary" ] || moved="$moved $now"
+  sleep 2
+done
+wait $bench || { tail -5 /tmp/pgha-e2e-pgbench.log; fail "pgbench under load failed"; }
+[ -z "$moved" ] || fail "the primary moved under load to:$moved"
+[ "$(promoted node1)" = "$primary" ] || fail "after the load the primary is $(promoted node1), not $primary"
+failures=$(on node1 "crm_mon -1 --output-as=xml" | python3 -c 'import sys, xml.etree.ElementTree as ET; r = ET.parse(sys.stdin).getroot(); print(len(list(r.iter("failure"))))')
+[ "$failures" = 0 ] || fail "failed actions after the load: $(on node1 'crm_mon -1 | sed -n "/Failed/,\$p"')"
+"$pgha" status $spec -i $inv >/dev/null || fail "status after the load is not healthy"
+tps=$(grep -o "tps = [0-9.]*" /tmp/pgha-e2e-pgbench.log | head -1)
+psql_on "$primary" "-c 'drop table pgbench_accounts, pgbench_branches, pgbench_history, pgbench_tellers'" >/dev/null
+echo "under load ($((SECONDS - start))s of pgbench -c 8 on $primary, $tps, 2 CPU burners per standby): $primary stayed primary, no failed action, status healthy"
+
 # test_19 expects node1 to be the primary.
 if [ "$(promoted node1)" != node1 ]; then
   "$pgha" switchover $spec -i $inv --to node1 --yes > /tmp/pgha-e2e-drill-switchover.log 2>&1 || { cat /tmp/pgha-e2e-drill-switchover.log; fail "switchover back to node1"; }
