@@ -43,10 +43,33 @@ enum ClusterBench {
         return env
     }
 
+    /// The bed's hosts run on in the background and keep whatever they inherited open (a pipe
+    /// read until its end would never end): `scripts/testbed` is spawned with its output in a
+    /// file and waited for by its pid.
     static func fresh(nodes: Int, env: [String: String]) throws {
-        _ = try PlanBench.runProcess("scripts/testbed", ["down"], environment: env)
-        let (status, output) = try PlanBench.runProcess("scripts/testbed", ["up", "--nodes", String(nodes)], environment: env)
-        guard status == 0 else { throw TransportBench.Failure(description: "scripts/testbed up failed: \(output)") }
+        let log = NSTemporaryDirectory() + "pgha-bench-testbed-\(getpid()).log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        for arguments in [["down"], ["up", "--nodes", String(nodes)]] {
+            var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+            let argv = (["scripts/testbed"] + arguments).map { strdup($0) } + [nil]
+            let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer { for p in argv + envp { free(p) } }
+            var pid: pid_t = 0
+            guard posix_spawn(&pid, "scripts/testbed", &actions, nil, argv, envp) == 0 else {
+                throw TransportBench.Failure(description: "could not start scripts/testbed (run pgha-bench from the repository)")
+            }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            if arguments[0] == "up" && status != 0 {
+                let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                throw TransportBench.Failure(description: "scripts/testbed up failed: \(output)")
+            }
+        }
     }
 
     struct Apply: Decodable {
@@ -87,6 +110,7 @@ enum ClusterBench {
                 line += String(format: "; %@ %.1f", phase.phase, phase.seconds)
             }
             print(line)
+            fflush(stdout)
         }
         print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; 3 bare test-bed hosts (packages present); \(o.spec)")
         print("bootstrap, pgha apply from process start to exit: \(spread(walls))")
