@@ -188,6 +188,10 @@ final class StepDecisionTests: XCTestCase {
             ("node1/rejoin", .failedOver, ["node.lock": "absent", "crm_mon": Self.withoutFailures], [], .right),
             ("node1/rejoin", .failedOver, ["node.lock": "link"], [], .refused("PGSQL.lock is a symbolic link")),
             ("node1/rejoin", .failedOver, ["crm_mon": ""], [], .change(.update, "Pacemaker does not run on node1: start it here")),
+            // A node left pending (shown as standby too): restarted, not taken for an operator's standby.
+            ("node1/rejoin", .failedOver, ["crm_mon": Self.pendingAfterFence], [], .change(.update, "node1 is pending in the cluster")),
+            // Another node pending and no primary behind the rw VIP: wait for it, not a refusal.
+            ("node1/rejoin", .failedOver, ["crm_mon": Self.node3Pending, "node.divergence": ""], [], .change(.update, "while node3 is pending in the cluster: wait until node2 answers")),
             // The failed actions of a resource that runs again are cleared, named.
             ("node2/rejoin", .converged, ["crm_mon": Self.converged2WithFailure], [], .change(.update, "clear the failed actions vip-slave_monitor_10000")),
             ("node2/directories", .converged,
@@ -250,6 +254,21 @@ final class StepDecisionTests: XCTestCase {
         var xml = recorded("node1", .failedOver, "crm_mon")
         if let start = xml.range(of: "<failures>"), let end = xml.range(of: "</failures>") { xml.removeSubrange(start.lowerBound..<end.upperBound) }
         return xml.replacingOccurrences(of: #" fail-count="1""#, with: "")
+    }
+
+    /// crm_mon on node1 after a fence round of the drill on the sync cluster: node1 was back within
+    /// a second of its fencing, left out of the DC's join round, and stayed pending (crm_mon also
+    /// shows it as standby); node2 promoted, nothing else started (Tests/Fixtures/crm_mon/).
+    static var pendingAfterFence: String {
+        (try? String(contentsOfFile: "\(repositoryRoot)/Tests/Fixtures/crm_mon/pending-after-fence.xml", encoding: .utf8)) ?? ""
+    }
+
+    /// The same with node3 pending instead of node1.
+    static var node3Pending: String {
+        pendingAfterFence.components(separatedBy: "\n").map { line in
+            line.contains("<node name=\"node1\" id=\"1\"") ? line.replacingOccurrences(of: #"standby="true""#, with: #"standby="false""#).replacingOccurrences(of: #"pending="true""#, with: #"pending="false""#)
+                : line.contains("<node name=\"node3\" id=\"3\"") ? line.replacingOccurrences(of: #"pending="false""#, with: #"pending="true""#) : line
+        }.joined(separator: "\n")
     }
 
     /// node2's converged crm_mon with a failed monitor of the ro VIP (it runs again).

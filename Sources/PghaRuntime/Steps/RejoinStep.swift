@@ -66,6 +66,12 @@ public struct RejoinStep: Step {
 
     public enum Repair: Equatable, Sendable {
         case startPacemaker
+        /// Pacemaker runs here but the node stays `pending`: its controller was left out of the
+        /// DC's join round (seen on Pacemaker 2.1.5 when a fenced node was back within a second
+        /// of its fencing), and while a node is pending Pacemaker starts nothing anywhere.
+        case restartPacemaker
+        /// The primary does not answer on the rw VIP because another node is pending: wait for it.
+        case awaitPrimary
         case rejoin(Method, primary: String)
         case clearFailures([String])
         /// A standby that does not stream: stopped here first, then assessed again.
@@ -81,6 +87,10 @@ public struct RejoinStep: Step {
             return (.startPacemaker, Change(.update, "Pacemaker does not run on \(host): start it here (pcs cluster start), then rejoin the node if it needs it"))
         }
         let member = status.nodes.first { $0.name == host }
+        // crm_mon shows a pending node as standby too: pending first.
+        if member?.pending == true {
+            return (.restartPacemaker, Change(.update, "\(host) is pending in the cluster (its controller has not joined the DC; while a node is pending Pacemaker starts nothing anywhere): give it 20 s, then restart the cluster stack here (pcs cluster stop, pcs cluster start; it runs no resource) and rejoin the node if it needs it"))
+        }
         if member?.standby == true || member?.maintenance == true { return nil }  // set aside by its operator
         let instance = status.instances.first { $0.resource == resource && $0.node == host }
         let role = instance?.role ?? "Stopped"
@@ -134,6 +144,12 @@ public struct RejoinStep: Step {
             throw fail("\(pg.dataDir) holds no PostgreSQL cluster; pgha never clones over existing files. Check it, then name this node with --rebuild \(host) (the old directory is kept, renamed)")
         }
         guard let upstream else {
+            // Pacemaker starts nothing (the rw VIP included) while a node is pending: that node's
+            // own rejoin restarts it; this one waits for the VIP, then decides from the facts.
+            let pending = status.nodes.filter(\.pending).map(\.name)
+            if !pending.isEmpty {
+                return (.awaitPrimary, Change(.update, "the rw VIP has no server while \(pending.joined(separator: ", ")) is pending in the cluster: wait until \(primary) answers there (90 s at most), then rejoin \(host) as the facts then say"))
+            }
             throw fail("the current primary \(primary) does not answer replication connections on \(spec.vips.readWrite.ip) as \(spec.replication.user); `pgha status` shows the cluster")
         }
         let was = local.state == "in production" || local.state == "shut down" ? "was a primary (\(local.state))" : "was a standby (\(local.state))"
@@ -175,10 +191,43 @@ public struct RejoinStep: Step {
         guard let assessed = try assess(facts) else { return }
         var repair = assessed.repair
         var current = facts
+        if repair == .awaitPrimary {
+            let answers = probes.rwVIPAnswers
+            var script = FactScript()
+            script.add(answers)
+            var up = false
+            for _ in 0..<90 {
+                if (try? await Executor.facts(script, on: connection))?[answers] == true { up = true; break }
+                StepProgress.report?("waiting for the primary behind the rw VIP \(spec.vips.readWrite.ip)")
+                try await Task.sleep(for: .seconds(1))
+            }
+            guard up else { throw fail("no primary answered on the rw VIP \(spec.vips.readWrite.ip) within 90 s (a node stayed pending); `pgha status` shows the cluster") }
+            var again = FactScript()
+            probe(&again)
+            let now = try await Executor.facts(again, on: connection)
+            guard let next = try assess(now), next.repair != .awaitPrimary else { return }
+            repair = next.repair
+            current = now
+        }
+        if repair == .restartPacemaker {
+            // A join can take a moment: only a node still pending after 20 s is restarted.
+            let pending = CrmMonStatus.query.appending("--node", host)
+            var still = true
+            for _ in 0..<20 {
+                let xml = (try? await connection.run(pending).stdout) ?? ""
+                still = CrmMonStatus.parse(xml)?.nodes.first { $0.name == host }?.pending ?? true
+                if !still { break }
+                StepProgress.report?("waiting for \(host) to join the DC by itself")
+                try await Task.sleep(for: .seconds(1))
+            }
+            if still { _ = try await run(Command("pcs", "cluster", "stop"), on: connection, timeLimit: .seconds(120)) }
+            repair = .startPacemaker
+        }
         if repair == .startPacemaker {
             _ = try await run(Command("pcs", "cluster", "start"), on: connection, timeLimit: .seconds(120))
             let online = CrmMonStatus.query.appending("--node", host)
-            _ = try await run(Shell.waitUntil("\(online) 2>/dev/null | grep -q 'online=\"true\"'", tries: 120, interval: 1,
+            // Online and joined: a pending node shows online="true" as well.
+            _ = try await run(Shell.waitUntil("s=$(\(online) 2>/dev/null); printf '%s' \"$s\" | grep -q 'online=\"true\"' && ! printf '%s' \"$s\" | grep -q 'pending=\"true\"'", tries: 120, interval: 1,
                                               failure: "\(host) did not come online in the cluster within 120 s"), on: connection,
                               display: "wait until \(host) is online")
             // Once the node is back, the agent starts PostgreSQL itself or fails on the lock: look again.
@@ -186,7 +235,7 @@ public struct RejoinStep: Step {
             var script = FactScript()
             probe(&script)
             let now = try await Executor.facts(script, on: connection)
-            guard let again = try assess(now), again.repair != .startPacemaker else { return }
+            guard let again = try assess(now), again.repair != .startPacemaker, again.repair != .restartPacemaker else { return }
             repair = again.repair
             current = now
         }
@@ -195,7 +244,7 @@ public struct RejoinStep: Step {
             (repair, current) = again
         }
         switch repair {
-        case .startPacemaker, .restartStandby: return
+        case .startPacemaker, .restartPacemaker, .awaitPrimary, .restartStandby: return
         case .clearFailures:
             _ = try await run(Command("crm_resource", "--cleanup", "--node", host), on: connection, display: "crm_resource --cleanup --node \(host)")
         case .rejoin(let method, let primary):
