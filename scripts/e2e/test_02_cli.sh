@@ -60,7 +60,7 @@ grep -q "needs an inventory" <<<"$out" || fail "plan without inventory: $out"
 run 1 "$pgha" plan specs/testbed.yaml -i inventory/testbed.yaml --offline --format yaml
 grep -q "format" <<<"$out" || fail "bad --format: $out"
 run 0 "$pgha" plan specs/testbed.yaml -i inventory/testbed.yaml --offline --format json
-python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d["steps"]) == 67, len(d["steps"])' <<<"$out" || fail "offline json: $out"
+python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d["steps"]) == 70, len(d["steps"])' <<<"$out" || fail "offline json: $out"
 
 # an inventory that misses a node: error before any host is touched
 printf 'hosts:\n  node1: {address: 10.77.0.11}\n' > "$tmp/inv.yaml"
