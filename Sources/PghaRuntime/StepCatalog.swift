@@ -130,8 +130,7 @@ extension StepCatalog {
         b.add(PcsAuthStep(host: primary, spec: spec, dialect: c.dialect, password: c.haclusterPassword), after: pcsd + corosync)
         let setup = b.add(ClusterSetupStep(host: primary, spec: spec, dialect: c.dialect))
         // Only for a spec that manages dc-deadtime (pgha's default; the seed specs leave Pacemaker's).
-        let deadtime = spec.pacemaker.properties.contains { $0.key == "dc-deadtime" }
-        let firstCIB = deadtime ? spec.nodes.map(\.name).map { b.add(FirstCIBStep(host: $0, spec: spec, probes: probes), after: [setup]) } : []
+        let firstCIB = FirstCIBStep.deadtime(spec) != nil ? spec.nodes.map(\.name).map { b.add(FirstCIBStep(host: $0, spec: spec, probes: probes), after: [setup]) } : []
         b.add(ClusterStartStep(host: primary, spec: spec), after: firstCIB)
         // Day two: nodes added to or removed from the spec join or leave (a new node after its
         // clone was handed over and its agent patched).

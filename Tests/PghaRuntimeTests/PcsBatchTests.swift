@@ -1,28 +1,21 @@
 import Foundation
 import XCTest
+import PghaShell
 @testable import PghaRuntime
 
 /// PcsBatch (Sources/PghaRuntime/PcsBatch.swift) with this machine's real pcs: the rendered
 /// test-bed script's `pcs -f` commands, run one process each and through the batch against
 /// `cibadmin --empty`, build the same CIB.
 final class PcsBatchTests: XCTestCase {
-    func run(_ script: String, in dir: URL) throws -> (status: Int32, output: String) {
+    /// The script run by bash in `dir` on this machine (ExecutorTests' ThisMachine), its stdout and stderr together.
+    func run(_ script: String, in dir: URL) async throws -> (status: Int32, output: String) {
         let path = dir.appendingPathComponent("script.sh")
         try script.write(to: path, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [path.path]
-        process.currentDirectoryURL = dir
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try await ThisMachine(name: "here").run("cd \(dir.path) && bash \(path.path)", stdin: nil)
+        return (result.status, result.stdout + result.stderr)
     }
 
-    func testTheBatchBuildsTheSameCIBAsOneProcessPerCommand() throws {
+    func testTheBatchBuildsTheSameCIBAsOneProcessPerCommand() async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/pcs") else { throw XCTSkip("pcs is not installed (scripts/install-deps)") }
         let golden = try String(contentsOfFile: "\(repositoryRoot)/Tests/Golden/testbed/cluster/pcs-resources.sh", encoding: .utf8)
         // The offline part: from the copy of the CIB to the push (which needs a live cluster),
@@ -43,7 +36,7 @@ final class PcsBatchTests: XCTestCase {
             try PcsBatch.runner.write(to: runner, atomically: true, encoding: .utf8)
             var script = "#!/bin/bash\nset -euo pipefail\ncibadmin --empty > pgsql_cfg\n" + body.joined(separator: "\n") + "\npcs --version >/dev/null\n"
             if batched { script = PcsBatch.wrap(script).replacingOccurrences(of: PcsBatch.runnerPath, with: runner.path) }
-            let result = try run(script, in: dir)
+            let result = try await run(script, in: dir)
             XCTAssertEqual(result.status, 0, result.output)
             let cib = try String(contentsOf: dir.appendingPathComponent("pgsql_cfg"), encoding: .utf8)
             cibs.append(cib.replacingOccurrences(of: #"(epoch|num_updates|cib-last-written)="[^"]*""#, with: "", options: .regularExpression))
@@ -58,7 +51,7 @@ final class PcsBatchTests: XCTestCase {
         try PcsBatch.runner.write(to: runner, atomically: true, encoding: .utf8)
         let failing = PcsBatch.wrap("#!/bin/bash\nset -euo pipefail\ncibadmin --empty > c\npcs -f c resource create x ocf:heartbeat:NoSuchAgent\npcs --version\necho pushed\n")
             .replacingOccurrences(of: PcsBatch.runnerPath, with: runner.path)
-        let result = try run(failing, in: dir)
+        let result = try await run(failing, in: dir)
         XCTAssertNotEqual(result.status, 0)
         XCTAssertFalse(result.output.contains("pushed"), result.output)
         XCTAssertTrue(result.output.contains("pcs -f c resource create: exit 1"), result.output)

@@ -21,8 +21,14 @@ public struct FirstCIBStep: Step {
     public init(host: String, spec: ClusterSpec, probes: ServerProbes) {
         self.host = host
         self.clusterName = spec.name
-        self.deadtime = spec.pacemaker.properties.last { $0.key == "dc-deadtime" }?.value
+        self.deadtime = Self.deadtime(spec)
         self.probes = probes
+    }
+
+    /// The spec's dc-deadtime (pgha's default; nil where the spec leaves Pacemaker's own):
+    /// without one the catalog has no first-cib step.
+    public static func deadtime(_ spec: ClusterSpec) -> String? {
+        spec.pacemaker.properties.last { $0.key == "dc-deadtime" }?.value
     }
 
     public var summary: String {
