@@ -19,7 +19,7 @@ let package = Package(
     targets: [
         .target(name: "PghaShell"),
         .target(name: "PghaSpec", dependencies: ["Yams"]),
-        .target(name: "PghaRender", dependencies: ["PghaShell", "PghaSpec", "Stencil"]),
+        .target(name: "PghaRender", dependencies: ["PghaShell", "PghaSpec", "Stencil", "CLibCrypto"]),
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "PghaRuntime", dependencies: ["PghaShell", "PghaSpec", "PghaRender", "CLibCrypto"],
                 linkerSettings: [.linkedLibrary("crypt")]),

@@ -17,6 +17,15 @@ export {{ variable.key }}={{ variable.value }}
 # END pgha managed block
 
 """##,
+        "pcp.conf.stencil": ##"""
+# pcp.conf for cluster {{ cluster.name }}: pcp users and the MD5 of their passwords. Written by pgha.
+{{ pgpool.pcp_line }}
+
+"""##,
+        "pcppass.stencil": ##"""
+{{ pgpool.pcppass }}
+
+"""##,
         "pcs-resources.sh.stencil": ##"""
 #!/bin/bash
 # Cluster {{ cluster.name }}: resources, groups and constraints (pcs {{ pcs.dialect }} dialect),
@@ -64,6 +73,311 @@ printf '%s\n' "$hacluster_password" | {{ command }}
 *:{{ pg.port }}:*:{{ replication.user }}:{{ replication.password }}
 
 """##,
+        "pgpool-authorized-keys.stencil": ##"""
+# BEGIN pgha managed block: cluster {{ cluster.name }}, pgpool-II's scripts (do not edit; pgha rewrites it)
+{{ pgpool.ssh.authorized }}
+# END pgha managed block
+
+"""##,
+        "pgpool-failover.sh.stencil": ##"""
+#!/bin/bash
+# failover_command of cluster {{ cluster.name }}, written by pgha (after pgpool-II's failover.sh.sample).
+# pgpool-II runs it as {{ pg.user }} on the watchdog leader when it detaches a backend:
+#   failover.sh %d %h %p %D %m %H %M %P %r %R %N %S
+# A failed standby needs nothing here. A failed primary: the new main node is promoted over SSH
+# with pgha's key, the nodes' host keys pinned in {{ pgpool.ssh.known_hosts }}.
+set -u
+failed_id=$1 failed_host=$2 new_main_id=$5 new_main_host=$6 old_primary_id=$8
+ssh_options=({{ pgpool.ssh.options }})
+log() { echo "failover.sh: $*" >&2; }
+
+if [ "$new_main_id" -lt 0 ]; then
+  log "no backend is left to promote (failed: $failed_host)"
+  exit 0
+fi
+if [ "$old_primary_id" != -1 ] && [ "$failed_id" != "$old_primary_id" ]; then
+  log "standby $failed_host (node $failed_id) is down; the primary stays"
+  exit 0
+fi
+log "primary $failed_host (node $failed_id) is down: promoting $new_main_host (node $new_main_id)"
+if ! ssh "${ssh_options[@]}" "{{ pg.user }}@$new_main_host" {{ pgpool.sh.pg_ctl }} -D {{ pgpool.sh.data_dir }} -w promote; then
+  log "promoting $new_main_host failed"
+  exit 1
+fi
+log "$new_main_host is the primary"
+exit 0
+
+"""##,
+        "pgpool-follow-primary.sh.stencil": ##"""
+#!/bin/bash
+# follow_primary_command of cluster {{ cluster.name }}, written by pgha (after pgpool-II's
+# follow_primary.sh.sample). After a failover pgpool-II runs it as {{ pg.user }} once for each standby:
+#   follow_primary.sh %d %h %p %D %m %H %M %P %r %R
+# The standby is pointed at the new primary and restarted; when it cannot follow the new
+# timeline it is rewound with pg_rewind from the new primary. Then it is attached to pgpool again.
+set -u
+node_id=$1 node_host=$2 new_primary_host=$6
+ssh_options=({{ pgpool.ssh.options }})
+log() { echo "follow_primary.sh: $*" >&2; }
+on_node() { ssh "${ssh_options[@]}" "{{ pg.user }}@$node_host" "$@"; }
+
+[ "$node_host" = "$new_primary_host" ] && exit 0
+if ! on_node {{ pgpool.sh.pg_ctl }} -D {{ pgpool.sh.data_dir }} status >/dev/null 2>&1; then
+  log "$node_host: PostgreSQL is not running; pgha apply rejoins it"
+  exit 0
+fi
+conninfo="host=$new_primary_host port={{ pg.port }} user={{ replication.user }} application_name=$node_host"
+log "$node_host: following $new_primary_host"
+on_node {{ pgpool.sh.write_standby_conf }} "'$conninfo'" || { log "$node_host: writing the standby settings failed"; exit 1; }
+on_node {{ pgpool.sh.pg_ctl }} -D {{ pgpool.sh.data_dir }} -w -m fast stop || true
+on_node {{ pgpool.sh.pg_ctl }} -D {{ pgpool.sh.data_dir }} -w -l {{ pgpool.sh.log }} start
+streaming() {
+  for _ in $(seq 1 20); do
+    [ "$(on_node {{ pgpool.sh.psql }} -XAtqc "select status from pg_stat_wal_receiver" 2>/dev/null)" = streaming ] && return 0
+    sleep 1
+  done
+  return 1
+}
+if ! streaming; then
+  log "$node_host: does not stream from $new_primary_host; rewinding it"
+  on_node {{ pgpool.sh.pg_ctl }} -D {{ pgpool.sh.data_dir }} -w -m fast stop || true
+  on_node {{ pgpool.sh.pg_rewind }} -D {{ pgpool.sh.data_dir }} "'--source-server=host=$new_primary_host port={{ pg.port }} user={{ replication.user }} dbname=postgres'" \
+    || { log "$node_host: pg_rewind failed; pgha apply rejoins it"; exit 1; }
+  on_node {{ pgpool.sh.write_standby_conf }} "'$conninfo'" || exit 1
+  on_node {{ pgpool.sh.pg_ctl }} -D {{ pgpool.sh.data_dir }} -w -l {{ pgpool.sh.log }} start || exit 1
+  streaming || { log "$node_host: still not streaming; pgha apply rejoins it"; exit 1; }
+fi
+pcp_attach_node -w -h localhost -p {{ pgpool.pcp_port }} -U {{ pgpool.pcp_user }} -n "$node_id" \
+  || { log "attaching node $node_id failed"; exit 1; }
+log "$node_host streams from $new_primary_host and is attached"
+exit 0
+
+"""##,
+        "pgpool-known-hosts.stencil": ##"""
+# Cluster {{ cluster.name }}: the nodes' SSH host keys, pinned by pgha from its inventory's known_hosts
+# for pgpool-II's scripts (StrictHostKeyChecking=yes).
+{% for line in pgpool.ssh.known_hosts_lines %}
+{{ line }}
+{% endfor %}
+
+"""##,
+        "pgpool-recovery-1st-stage.stencil": ##"""
+#!/bin/bash
+# recovery_1st_stage of cluster {{ cluster.name }}, written by pgha (after pgpool-II's
+# recovery_1st_stage.sample). pcp_recovery_node runs it on the primary, as {{ pg.user }}:
+#   recovery_1st_stage PRIMARY_PGDATA DEST_HOST DEST_PGDATA PRIMARY_PORT DEST_NODE_ID DEST_PORT PRIMARY_HOST
+# The node to recover gets a fresh copy of the primary; its old data directory is kept aside
+# (never deleted) as {{ pg.data_dir }}.pgpool-<time>.
+set -u
+dest_host=$2 primary_port=$4 primary_host=$7
+ssh_options=({{ pgpool.ssh.options }})
+log() { echo "recovery_1st_stage: $*" >&2; }
+on_dest() { ssh "${ssh_options[@]}" "{{ pg.user }}@$dest_host" "$@"; }
+
+aside={{ pgpool.sh.data_dir }}.pgpool-$(date +%Y%m%d-%H%M%S)
+log "$dest_host: cloning from $primary_host, the old data directory kept as $aside"
+on_dest {{ pgpool.sh.pg_ctl }} -D {{ pgpool.sh.data_dir }} -w -m fast stop >/dev/null 2>&1 || true
+on_dest mv {{ pgpool.sh.data_dir }} "$aside" || { log "$dest_host: moving the data directory aside failed"; exit 1; }
+if ! on_dest {{ pgpool.sh.pg_basebackup }} -h "$primary_host" -p "$primary_port" -U {{ replication.user }} -D {{ pgpool.sh.data_dir }} -X stream -c fast; then
+  log "$dest_host: pg_basebackup failed; the old data directory is $aside"
+  exit 1
+fi
+conninfo="host=$primary_host port=$primary_port user={{ replication.user }} application_name=$dest_host"
+on_dest {{ pgpool.sh.write_standby_conf }} "'$conninfo'" || exit 1
+log "$dest_host: cloned"
+exit 0
+
+"""##,
+        "pgpool-remote-start.stencil": ##"""
+#!/bin/bash
+# pgpool_remote_start of cluster {{ cluster.name }}, written by pgha (after pgpool-II's
+# pgpool_remote_start.sample). Online recovery runs it on the primary, as {{ pg.user }}, to start the
+# recovered node:  pgpool_remote_start DEST_HOST DEST_PGDATA
+set -u
+dest_host=$1
+ssh_options=({{ pgpool.ssh.options }})
+ssh "${ssh_options[@]}" "{{ pg.user }}@$dest_host" {{ pgpool.sh.pg_ctl }} -D {{ pgpool.sh.data_dir }} -w -l {{ pgpool.sh.log }} start
+
+"""##,
+        "pgpool-ssh-key.stencil": ##"""
+{{ pgpool.ssh.private_key }}
+
+"""##,
+        "pgpool-standby-conf.sh.stencil": ##"""
+#!/bin/bash
+# Cluster {{ cluster.name }}: makes this node a standby of the server a conninfo names, as pgha's
+# bootstrap and pgpool's scripts do it: {{ pgpool.standby_file }} (included by postgresql.conf) and standby.signal.
+# Run as {{ pg.user }}:  pgha-standby-conf 'host=H port=P user=U application_name=N'
+set -eu
+conninfo=$1
+case $conninfo in *"'"*|*"\\"*) echo "pgha-standby-conf: refusing a conninfo with a quote or backslash" >&2; exit 2 ;; esac
+umask 077
+{% if pgpool.standby_signal %}
+printf "primary_conninfo = '%s'\nrecovery_target_timeline = 'latest'\n" "$conninfo" > {{ pgpool.sh.standby_file }}.new
+mv {{ pgpool.sh.standby_file }}.new {{ pgpool.sh.standby_file }}
+touch {{ pgpool.sh.data_dir }}/standby.signal
+{% else %}
+printf "standby_mode = 'on'\nprimary_conninfo = '%s'\nrecovery_target_timeline = 'latest'\n" "$conninfo" > {{ pgpool.sh.standby_file }}.new
+mv {{ pgpool.sh.standby_file }}.new {{ pgpool.sh.standby_file }}
+{% endif %}
+
+"""##,
+        "pgpool-sudoers.stencil": ##"""
+# Cluster {{ cluster.name }}: pgpool-II's watchdog ({{ pg.user }}) moves the delegate VIP with exactly these
+# commands and nothing else. Written by pgha (no setuid ip or arping).
+{{ pg.user }} ALL=(root) NOPASSWD: {{ pgpool.sudo_commands }}
+
+"""##,
+        "pgpool.conf.stencil": ##"""
+{% if pgpool.dialect == "4.0" %}
+# pgpool.conf for {{ node.name }} in cluster {{ cluster.name }}: pgpool-II 4.0 names, one file per node.
+{% else %}
+# pgpool.conf of cluster {{ cluster.name }}: pgpool-II 4.2+ names, the same file on every node
+# (each node's id is in pgpool_node_id).
+{% endif %}
+# Written by pgha from the cluster spec (topology pgpool); edit the spec, not this file.
+# Settings not listed here keep pgpool-II's built-in defaults. Passwords are not here: pgpool
+# reads them from pool_passwd (AES, key in ~{{ pg.user }}/.pgpoolkey).
+{% if pgpool.dialect == "4.0" %}
+master_slave_mode = on
+master_slave_sub_mode = 'stream'
+{% else %}
+backend_clustering_mode = 'streaming_replication'
+{% endif %}
+listen_addresses = '*'
+port = {{ pgpool.port }}
+socket_dir = '{{ pgpool.socket_dir }}'
+pcp_listen_addresses = 'localhost'
+pcp_port = {{ pgpool.pcp_port }}
+pcp_socket_dir = '{{ pgpool.socket_dir }}'
+pid_file_name = '{{ pgpool.pid_file }}'
+logdir = '{{ pgpool.logdir }}'
+
+# Backends: every node's PostgreSQL; any of them may be the primary.
+{% for backend in pgpool.backends %}
+backend_hostname{{ backend.id }} = '{{ backend.address }}'
+backend_port{{ backend.id }} = {{ pg.port }}
+backend_weight{{ backend.id }} = 1
+backend_data_directory{{ backend.id }} = '{{ pg.data_dir }}'
+backend_flag{{ backend.id }} = 'ALLOW_TO_FAILOVER'
+{% if pgpool.dialect != "4.0" %}
+backend_application_name{{ backend.id }} = '{{ backend.name }}'
+{% endif %}
+{% endfor %}
+
+# Clients, load balancing, replication checks
+enable_pool_hba = on
+pool_passwd = 'pool_passwd'
+load_balance_mode = {{ pgpool.load_balance }}
+sr_check_period = {{ pgpool.sr_check.period }}
+sr_check_user = '{{ pgpool.sr_check.user }}'
+sr_check_password = ''
+sr_check_database = 'postgres'
+delay_threshold = {{ pgpool.delay_threshold }}
+
+# Health checks and failover
+health_check_period = {{ pgpool.health_check.period }}
+health_check_timeout = {{ pgpool.health_check.timeout }}
+health_check_user = '{{ pgpool.health_check.user }}'
+health_check_password = ''
+health_check_database = 'postgres'
+health_check_max_retries = {{ pgpool.health_check.max_retries }}
+health_check_retry_delay = {{ pgpool.health_check.retry_delay }}
+{% if pgpool.dialect == "4.0" %}
+fail_over_on_backend_error = off
+failover_command = '{{ pgpool.config_dir }}/failover.sh %d %h %p %D %m %H %M %P %r %R'
+{% else %}
+failover_on_backend_error = off
+failover_command = '{{ pgpool.config_dir }}/failover.sh %d %h %p %D %m %H %M %P %r %R %N %S'
+{% endif %}
+{% if pgpool.dialect == "4.0" %}
+follow_master_command = '{{ pgpool.config_dir }}/follow_primary.sh %d %h %p %D %m %H %M %P %r %R'
+{% else %}
+follow_primary_command = '{{ pgpool.config_dir }}/follow_primary.sh %d %h %p %D %m %H %M %P %r %R'
+{% endif %}
+recovery_user = '{{ pgpool.sr_check.user }}'
+recovery_password = ''
+recovery_1st_stage_command = 'recovery_1st_stage'
+
+# Watchdog: the pgpool nodes elect a leader, which holds the delegate VIP.
+use_watchdog = on
+{% if pgpool.dialect == "4.0" %}
+wd_hostname = '{{ node.address }}'
+wd_port = {{ pgpool.wd_port }}
+{% for other in node.others %}
+other_pgpool_hostname{{ forloop.counter0 }} = '{{ other.address }}'
+other_pgpool_port{{ forloop.counter0 }} = {{ pgpool.port }}
+other_wd_port{{ forloop.counter0 }} = {{ pgpool.wd_port }}
+{% endfor %}
+{% else %}
+{% for backend in pgpool.backends %}
+hostname{{ backend.id }} = '{{ backend.address }}'
+wd_port{{ backend.id }} = {{ pgpool.wd_port }}
+pgpool_port{{ backend.id }} = {{ pgpool.port }}
+{% endfor %}
+{% endif %}
+wd_lifecheck_method = 'heartbeat'
+wd_interval = 2
+{% if pgpool.dialect == "4.0" %}
+wd_heartbeat_port = {{ pgpool.heartbeat_port }}
+{% for other in node.others %}
+heartbeat_destination{{ forloop.counter0 }} = '{{ other.address }}'
+heartbeat_destination_port{{ forloop.counter0 }} = {{ pgpool.heartbeat_port }}
+heartbeat_device{{ forloop.counter0 }} = '{{ pgpool.vip.nic }}'
+{% endfor %}
+{% else %}
+{% for backend in pgpool.backends %}
+heartbeat_hostname{{ backend.id }} = '{{ backend.address }}'
+heartbeat_port{{ backend.id }} = {{ pgpool.heartbeat_port }}
+heartbeat_device{{ backend.id }} = ''
+{% endfor %}
+{% endif %}
+failover_when_quorum_exists = on
+failover_require_consensus = on
+{% if pgpool.dialect == "4.0" %}
+# (enable_consensus_with_half_votes came with 4.1; 4.0 counts half of the votes as a majority)
+{% else %}
+enable_consensus_with_half_votes = {{ pgpool.consensus_with_half_votes }}
+{% endif %}
+{% if pgpool.dialect == "4.0" %}
+delegate_IP = '{{ pgpool.vip.ip }}'
+{% else %}
+delegate_ip = '{{ pgpool.vip.ip }}'
+{% endif %}
+if_up_cmd = '{{ pgpool.if_up_cmd }}'
+if_down_cmd = '{{ pgpool.if_down_cmd }}'
+arping_cmd = '{{ pgpool.arping_cmd }}'
+{% if pgpool.settings.count > 0 %}
+
+# spec: pgpool.settings
+{% for setting in pgpool.settings %}
+{{ setting.key }} = {{ setting.value }}
+{% endfor %}
+{% endif %}
+
+"""##,
+        "pgpool_node_id.stencil": ##"""
+{{ node.id }}
+
+"""##,
+        "pgpoolkey.stencil": ##"""
+{{ pgpool.key }}
+
+"""##,
+        "pool_hba.conf.stencil": ##"""
+# pool_hba.conf for cluster {{ cluster.name }}: who may connect to pgpool-II. Written by pgha; first match wins.
+# TYPE     DATABASE        USER            ADDRESS                 METHOD
+{% for rule in pgpool.hba %}
+{{ rule.line }}
+{% endfor %}
+
+"""##,
+        "pool_passwd.stencil": ##"""
+{% for user in pgpool.users %}
+{{ user.line }}
+{% endfor %}
+
+"""##,
         "postgresql.conf.stencil": ##"""
 # postgresql.conf for {{ node.name }} in cluster {{ cluster.name }}, PostgreSQL {{ pg.version }}.
 # Written by pgha from the cluster spec; edit the spec, not this file.
@@ -72,6 +386,10 @@ printf '%s\n' "$hacluster_password" | {{ command }}
 {% for setting in settings %}
 {{ setting.key }} = {{ setting.value }}
 {% endfor %}
+{% if standby_include %}
+# pgha (topology pgpool): a standby's primary_conninfo, written by pgha and pgpool's scripts.
+{{ standby_include }}
+{% endif %}
 
 """##,
     ]

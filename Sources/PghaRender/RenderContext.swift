@@ -21,6 +21,8 @@ struct RenderContext {
             "hba_builtin": builtinHBA().map { ["line": Self.hbaLine($0)] },
             "hba": pg.hba.map { ["line": Self.hbaLine($0)] },
             "environment": environment().map { ["key": $0.0, "value": Self.profileValue($0.1)] },
+            // Topology pgpool: pgha and pgpool's scripts keep a standby's primary_conninfo in a file of its own.
+            "standby_include": spec.topology == .pgpool && pg.version >= 12 ? "include_if_exists = 'pgha-standby.conf'" : "",
         ]
     }
 

@@ -86,13 +86,20 @@ public struct Renderer {
     public let templates: TemplateSet
     /// Secret values; nil renders `.pgpass` with a placeholder (`--redact-secrets`).
     public let secrets: ((SecretRef) throws -> String)?
+    /// Topology pgpool: the pgpool.conf names to write.
+    public let pgpoolDialect: PgpoolSpec.Dialect
+    /// Topology pgpool: each node's pinned SSH host keys, for the known_hosts of pgpool's scripts.
+    public let hostKeys: [String: [String]]
 
     public init(spec: ClusterSpec, dialect: ClusterSpec.PcsDialect, templates: TemplateSet = .builtin,
-                secrets: ((SecretRef) throws -> String)?) {
+                secrets: ((SecretRef) throws -> String)?, pgpoolDialect: PgpoolSpec.Dialect = .v4_2,
+                hostKeys: [String: [String]] = [:]) {
         self.spec = spec
         self.dialect = dialect
         self.templates = templates
         self.secrets = secrets
+        self.pgpoolDialect = pgpoolDialect
+        self.hostKeys = hostKeys
     }
 
     public static let redacted = "(sensitive)"
@@ -120,9 +127,23 @@ public struct Renderer {
             attempt { try file(node, "pgpass.stencil", "\(pg.osUser.home)/.pgpass", context, mode: 0o600, owner: pg.osUser.name, group: pg.osUser.group, sensitive: true) }
             attempt { try file(node, "bash_profile.stencil", "\(pg.osUser.home)/.bash_profile", context, mode: 0o644, owner: pg.osUser.name, group: pg.osUser.group, kind: .managedBlock) }
         }
-        let context = RenderContext(spec: spec, dialect: dialect).cluster()
-        attempt { try file(nil, "pcs-setup.sh.stencil", "pcs-setup.sh", context, mode: 0o700, owner: "root", group: "root") }
-        attempt { try file(nil, "pcs-resources.sh.stencil", "pcs-resources.sh", context, mode: 0o700, owner: "root", group: "root") }
+        switch (spec.topology, spec.pgpool) {
+        case (.pgpool, let pgpool?):
+            let render = PgpoolRender(spec: spec, pgpool: pgpool, dialect: pgpoolDialect, secrets: secrets, hostKeys: hostKeys)
+            let common = RenderContext(spec: spec, dialect: dialect).common
+            let context = try render.context(common: common, replicationUser: spec.replication.user)
+            for index in spec.nodes.indices {
+                do {
+                    files += try render.files(for: index, context: context) { node, template, path, context, mode, owner, group, kind, sensitive in
+                        try file(node, template, path, context, mode: mode, owner: owner, group: group, kind: kind, sensitive: sensitive)
+                    }
+                } catch let error as DiagnosticsError { problems += error.diagnostics }
+            }
+        default:
+            let context = RenderContext(spec: spec, dialect: dialect).cluster()
+            attempt { try file(nil, "pcs-setup.sh.stencil", "pcs-setup.sh", context, mode: 0o700, owner: "root", group: "root") }
+            attempt { try file(nil, "pcs-resources.sh.stencil", "pcs-resources.sh", context, mode: 0o700, owner: "root", group: "root") }
+        }
         if !problems.isEmpty { throw DiagnosticsError(problems.sortedByPosition().uniqued()) }
         return files
     }

@@ -14,6 +14,8 @@ public struct BootstrapContext: Sendable {
     public var rebuild: Set<String>
     /// Names what this run leaves behind (a rebuilt node's old data directory).
     public var runID: String
+    /// Topology pgpool: each of `pgpool.users` with its password, resolved.
+    public var pgpoolUsers: [(name: String, password: String)] = []
 
     public init(spec: ClusterSpec, dialect: ClusterSpec.PcsDialect, files: [RenderedFile],
                 replicationPassword: String, haclusterPassword: String, rebuild: Set<String> = [],

@@ -18,6 +18,8 @@ public struct Platform: Equatable, Sendable {
             caps=/usr/share/pcsd/capabilities.xml; [ -f $caps ] || caps=/usr/lib/pcsd/capabilities.xml
             [ -n "$v" ] && echo "$v" $(sed -n 's/.*capability id="\\(pcmk.cib.roles.promoted-unpromoted\\|pcs.auth.separated-name-and-address\\|pcmk.resource.promotable\\)".*/\\1/p' $caps 2>/dev/null)
             """)
+        // Topology pgpool: the installed pgpool-II decides which pgpool.conf names to write.
+        script.add("pgpool-version", "command -v pgpool >/dev/null && pgpool --version 2>&1 | head -1 || true")
         return script
     }()
 

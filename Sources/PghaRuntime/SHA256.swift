@@ -17,3 +17,13 @@ public enum SHA256 {
         digest(data).map { String(format: "%02x", $0) }.joined()
     }
 }
+
+/// HMAC-SHA-1, for hashed known_hosts entries (OpenSSH's `|1|salt|hash`).
+public enum HMACSHA1 {
+    public static func digest(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 20)
+        var length: UInt32 = 0
+        _ = HMAC(EVP_sha1(), key, Int32(key.count), message, message.count, &out, &length)
+        return Array(out.prefix(Int(length)))
+    }
+}

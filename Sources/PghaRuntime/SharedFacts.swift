@@ -64,6 +64,10 @@ public enum SharedFacts {
     /// the same subnet answers in well under a millisecond. Probes ask PostgreSQL there only
     /// behind it (`rwVIPUp`).
     public static func rwVIP(_ spec: ClusterSpec) -> Value {
+        // Topology pgpool: the delegate VIP is on the watchdog's leader, which need not be the
+        // primary, so nothing behind it is taken for the primary (a standby clones from the spec's
+        // primary; finding the current primary after a failover is the pgpool rejoin's job).
+        if spec.topology == .pgpool { return Value(.rwVIP, "true") }
         let open: Shell = "exec 3<>/dev/tcp/\(spec.vips.readWrite.ip)/\(spec.postgresql.port)"
         return Value(.rwVIP, "\(Command("timeout", "1", "bash", "-c", open.text)) 2>/dev/null && echo up")
     }

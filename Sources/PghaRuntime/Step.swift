@@ -80,6 +80,7 @@ public enum StepPhase: String, CaseIterable, Codable, Sendable {
     case os = "OS and packages"
     case postgresql = "PostgreSQL and replication"
     case pacemaker = "Pacemaker"
+    case pgpool = "pgpool-II"
     case dayTwo = "day two (rejoin, role)"
     case verify = "verify"
 
@@ -90,7 +91,9 @@ public enum StepPhase: String, CaseIterable, Codable, Sendable {
         case "hacluster-password", "pcsd", "corosync-default", "pgsql-agent-fix", "pcs-auth", "cluster-setup", "first-cib",
              "cluster-start", "cluster-nodes", "cib-push": self = .pacemaker
         case "rewind-grants", "replication-password", "rejoin": self = .dayTwo
-        case "verify": self = .verify
+        case "verify", "pgpool-verify": self = .verify
+        case "pgpool-users", "pgpool-service": self = .pgpool
+        case _ where PgpoolCatalog.fileSteps.contains(where: { $0.name == stepName }): self = .pgpool
         default: self = .os
         }
     }

@@ -69,6 +69,12 @@ public struct CatalogBuilder {
 }
 
 extension StepCatalog {
+    /// Every step of a run of the spec's topology: Pacemaker's (`bootstrap`) or pgpool-II's
+    /// (`PgpoolCatalog`).
+    public static func of(_ c: BootstrapContext) throws -> StepCatalog {
+        c.spec.topology == .pgpool ? try PgpoolCatalog.catalog(c) : try bootstrap(c)
+    }
+
     /// The bootstrap of seeds 000/001: every node's OS and packages, the first primary's
     /// initdb and replication role, each standby's clone (after the primary accepts
     /// replication), then Pacemaker up to the CIB and its verification. Each step checks its
@@ -167,7 +173,10 @@ extension StepCatalog {
         if os.firewall != .unmanaged { b.add(FirewallStep(host: host, spec: spec)) }
         if os.selinux != .unmanaged { b.add(SELinuxStep(host: host, spec: spec)) }
         if os.timeSync != .none { b.add(TimeSyncStep(host: host, spec: spec)) }
-        b.add(PackagesStep.cluster(host: host, dialect: c.dialect))
+        switch (spec.topology, spec.pgpool) {
+        case (.pgpool, let pgpool?): b.add(PackagesStep.pgpool(host: host, pgpool: pgpool))
+        default: b.add(PackagesStep.cluster(host: host, dialect: c.dialect))
+        }
         switch pg.install.method {
         case .package: b.add(PackagesStep.postgresql(host: host, spec: spec))
         case .source: b.add(BuildPackagesStep(host: host, spec: spec))

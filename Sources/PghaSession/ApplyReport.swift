@@ -1,5 +1,6 @@
 import Foundation
 import PghaRuntime
+import PghaShell
 import PghaSpec
 
 /// What apply did: every step that ran, per-host counts, and the errors.
@@ -123,6 +124,7 @@ extension LiveSession {
     public func clusterStatus() async -> String? {
         let session = self
         let spec = session.loaded.spec
+        if let pgpool = spec.pgpool { return await pgpoolStatus(pgpool) }
         guard let any = session.connections[spec.primary] ?? session.connections.values.first,
               let xml = try? await any.run(CrmMonStatus.query).stdout,
               let status = CrmMonStatus.parse(xml) else { return nil }
@@ -143,5 +145,27 @@ extension LiveSession {
             "\(node) \(replication[node] ?? "not streaming")" + (ro?.1 == node ? " (ro VIP \(ro!.0.ip))" : "")
         }
         return "Cluster: primary \(primary) (rw VIP \(spec.vips.readWrite.ip)); standbys: \(standbys.joined(separator: ", "))."
+    }
+
+    /// Topology pgpool: pgpool-II's view of the backends (pcp_node_info -a: host, port, status,
+    /// weight, status name, PostgreSQL's status, role, …) and which node holds the delegate VIP.
+    func pgpoolStatus(_ pgpool: PgpoolSpec) async -> String? {
+        let spec = loaded.spec
+        guard let any = connections[spec.primary] ?? connections.values.first else { return nil }
+        let info = Command(["pcp_node_info", "-w", "-a", "-h", "localhost", "-p", String(pgpool.pcpPort), "-U", pgpool.pcpUser],
+                           user: spec.postgresql.osUser.name)
+        guard let rows = try? await any.run(info.shell, stdin: nil).stdout else { return nil }
+        var primary = "none", standbys: [String] = []
+        for line in rows.split(separator: "\n") {
+            let f = line.split(separator: " ").map(String.init)
+            guard f.count >= 7, let node = spec.nodes.first(where: { $0.address == f[0] }) else { continue }
+            if f[6] == "primary" { primary = node.name } else { standbys.append("\(node.name) \(f[4])\(f.count > 9 && f[9] != "none" ? " " + f[9] : "")") }
+        }
+        var holder = "no node"
+        for node in spec.nodes {
+            let check: Shell = "ip -4 -o addr show | grep -qF \(" " + spec.vips.readWrite.ip + "/")"
+            if let result = try? await connections[node.name]?.run(check, stdin: nil), result.succeeded { holder = node.name; break }
+        }
+        return "Cluster (pgpool-II): primary \(primary); standbys: \(standbys.joined(separator: ", ")); delegate VIP \(spec.vips.readWrite.ip) on \(holder)."
     }
 }

@@ -37,13 +37,24 @@ public struct LiveSession: Sendable {
             throw DiagnosticsError(unknown.map { Diagnostic(file: "--rebuild", line: 0, column: 0, message: "'\($0)' is not a node of \(spec.file)") })
         }
         let replication: String, hacluster: String
+        var pgpoolUsers: [(name: String, password: String)] = []
+        var references = [spec.replication.password]
         do {
             replication = try spec.replication.password.resolve()
-            hacluster = try spec.pacemaker.haclusterPassword.resolve()
+            if let pgpool = spec.pgpool {
+                // Topology pgpool: no Pacemaker, so no hacluster password; pgpool's own secrets instead.
+                hacluster = ""
+                for user in pgpool.users { pgpoolUsers.append((user.name, try user.password.resolve())) }
+                for reference in [pgpool.key, pgpool.pcpPassword] { _ = try reference.resolve() }
+                references += [pgpool.key, pgpool.pcpPassword] + pgpool.users.map(\.password)
+            } else {
+                hacluster = try spec.pacemaker.haclusterPassword.resolve()
+                references.append(spec.pacemaker.haclusterPassword)
+            }
         } catch {
             throw DiagnosticsError([Diagnostic(file: inputs.spec, line: 0, column: 0, message: "\(error)")])
         }
-        for reference in [spec.replication.password, spec.pacemaker.haclusterPassword] {
+        for reference in references {
             if let warning = reference.exposure {
                 loaded.warnings.append(Diagnostic(file: inputs.spec, line: 0, column: 0, severity: .warning, message: warning))
             }
@@ -54,18 +65,27 @@ public struct LiveSession: Sendable {
         guard RunCommands.isRunID(runID) else { throw SessionFailure(["error: '\(runID)' is not a run id of pgha's (YYYYMMDD-HHMMSS)"]) }
         let connections = try await (connect ?? { spec, inventory, secrets, counter in
             try await PghaSession.connect(spec, inventory, log: log, secrets: secrets, counter: counter, run: lockForApply ? runID : nil)
-        })(spec, inventory, [replication, hacluster], counter)
+        })(spec, inventory, [replication, hacluster] + pgpoolUsers.map(\.password), counter)
         log?("connected to \(connections.count) hosts in \(seconds(since: connectStart))")
         // The facts, and in the same round trip what each host is: its pcs decides the dialect.
         // Steps are built for the named dialect (or 0.11); when the hosts' pcs says otherwise,
         // they are built again and the facts read once more (a second round trip).
+        if spec.topology == .pgpool {
+            // pgpool's scripts SSH between the nodes with the host keys pgha itself verified.
+            for node in spec.nodes {
+                guard let host = inventory.hosts[node.name] else { continue }
+                let text = (try? String(contentsOfFile: host.knownHosts, encoding: .utf8)) ?? ""
+                loaded.hostKeys[node.name] = KnownHostsKeys.keys(for: host.address, port: host.port, in: text)
+            }
+        }
         func build(_ dialect: ClusterSpec.PcsDialect) throws -> [any Step] {
             loaded.dialect = dialect
             let files = try loaded.render(secrets: true)
-            let context = BootstrapContext(spec: spec, dialect: dialect, files: files, replicationPassword: replication,
+            var context = BootstrapContext(spec: spec, dialect: dialect, files: files, replicationPassword: replication,
                                            haclusterPassword: hacluster, rebuild: Set(rebuild), runID: runID)
+            context.pgpoolUsers = pgpoolUsers
             do {
-                return try StepCatalog.bootstrap(context).steps
+                return try StepCatalog.of(context).steps
             } catch let error as CatalogError {
                 throw SessionFailure(["error: \(error) (a defect of pgha; please report it)"])
             }
@@ -96,6 +116,23 @@ public struct LiveSession: Sendable {
             if !lockForApply {
                 let holders = Set(facts.values.compactMap { $0["apply-lock"].flatMap(ApplyLock.Holder.init) }.map(\.description))
                 lockNotes = holders.sorted().map { "an apply is running: \($0); this plan may be out of date when it ends" }
+            }
+            if spec.topology == .pgpool {
+                let versions = spec.nodes.map { (host: $0.name, output: facts[$0.name]?["pgpool-version"] ?? "") }
+                let choice: (PgpoolSpec.Dialect, String)
+                do {
+                    choice = try PgpoolDialectChoice.choose(declared: spec.pgpool?.dialect, versions: versions)
+                } catch let problem as PgpoolDialectChoice.DialectProblem {
+                    throw DiagnosticsError([Diagnostic(file: inputs.spec, line: 0, column: 0, message: problem.description)])
+                }
+                if choice.0 != loaded.pgpoolDialect {
+                    loaded.pgpoolDialect = choice.0
+                    steps = try build(provisional)
+                    facts = try await gather(steps)
+                }
+                return LiveSession(loaded: loaded, dialectNote: choice.1, steps: steps, connections: connections,
+                                   executor: Executor(steps: steps, connections: connections), facts: facts, counter: counter,
+                                   runID: runID, lock: lock, lockNotes: lockNotes, lease: lock?.keepAlive(), log: log)
             }
             let platforms = spec.nodes.map { (host: $0.name, platform: Platform(facts[$0.name] ?? Facts([:]))) }
             let choice: (ClusterSpec.PcsDialect, String)

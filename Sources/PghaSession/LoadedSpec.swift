@@ -38,6 +38,12 @@ public struct LoadedSpec: Sendable {
     public var templates: TemplateSet
     /// Warnings found while loading (errors throw).
     public var warnings: [Diagnostic]
+    /// Topology pgpool: the pgpool.conf names; the spec's, else 4.2+ offline (a live plan or
+    /// apply detects it on the hosts: LiveSession sets it).
+    public var pgpoolDialect: PgpoolSpec.Dialect = .v4_2
+    /// Topology pgpool: each node's SSH host keys as pgha pinned them (LiveSession reads them from
+    /// the inventory's known_hosts), for pgpool's scripts; empty offline.
+    public var hostKeys: [String: [String]] = [:]
 
     /// Throws DiagnosticsError with every problem found. `requireDialect: false` (plan, apply):
     /// the hosts' pcs decides when nothing names one.
@@ -70,21 +76,24 @@ public struct LoadedSpec: Sendable {
             }
         } else if let spec = specResult.value {
             dialect = spec.dialect(with: inventory)
-            if dialect == nil && requireDialect {
+            if dialect == nil && requireDialect && spec.topology == .pacemaker {
                 diagnostics.append(Diagnostic(file: inputs.spec, line: 0, column: 0,
                     message: "pacemaker.pcs_dialect is not set here nor in the inventory; name one of 0.9, 0.10, 0.11 (a live plan or apply detects it on the hosts)"))
             }
         }
-        guard !diagnostics.hasErrors, let spec = specResult.value, dialect != nil || !requireDialect else {
+        guard !diagnostics.hasErrors, let spec = specResult.value, dialect != nil || !requireDialect || spec.topology == .pgpool else {
             throw DiagnosticsError(diagnostics)
         }
-        return LoadedSpec(inputs: inputs, spec: spec, inventory: inventory, dialect: dialect ?? .v0_11, declaredDialect: dialect,
-                          templates: templates, warnings: diagnostics)
+        var loaded = LoadedSpec(inputs: inputs, spec: spec, inventory: inventory, dialect: dialect ?? .v0_11, declaredDialect: dialect,
+                                templates: templates, warnings: diagnostics)
+        if let declared = spec.pgpool?.dialect { loaded.pgpoolDialect = declared }
+        return loaded
     }
 
     /// Every file of the cluster; with `secrets`, the secret references resolved (else placeholders).
     public func render(secrets: Bool) throws -> [RenderedFile] {
         let resolver: ((SecretRef) throws -> String)? = secrets ? { try $0.resolve() } : nil
-        return try Renderer(spec: spec, dialect: dialect, templates: templates, secrets: resolver).renderAll()
+        return try Renderer(spec: spec, dialect: dialect, templates: templates, secrets: resolver,
+                            pgpoolDialect: pgpoolDialect, hostKeys: hostKeys).renderAll()
     }
 }

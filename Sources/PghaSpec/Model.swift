@@ -68,13 +68,18 @@ public struct SecretError: Error, CustomStringConvertible, Sendable {
 public struct ClusterSpec: Sendable {
     public var file: String
     public var name: String
+    public var topology: Topology
     public var nodes: [Node]
     /// The node that is initialised as the first primary (default: the first node).
     public var primary: String
     public var vips: VIPs
     public var postgresql: PostgreSQL
     public var replication: Replication
+    /// Topology pacemaker: the `pacemaker:` section. Topology pgpool: `Pacemaker.unused`, which
+    /// nothing of that topology reads (its steps are StepCatalog.pgpool's).
     public var pacemaker: Pacemaker
+    /// Topology pgpool: the `pgpool:` section; nil for pacemaker.
+    public var pgpool: PgpoolSpec?
     public var os: OSPreparation
 
     public struct Node: Sendable, Equatable {
@@ -216,6 +221,13 @@ public struct ClusterSpec: Sendable {
         public var fencing: [FencingDevice]
         public var acknowledgements: [Acknowledgement]
         public var enableAtBoot: Bool
+
+        /// The Pacemaker section of a spec of topology pgpool: defaults only, never used.
+        public static let unused = Pacemaker(
+            pcsDialect: nil, haclusterPassword: .env("PGHA_HACLUSTER_PASSWORD"), lastManStanding: false, properties: [],
+            resourceDefaults: [], pgsqlResource: SeedDefaults.pgsqlResource, pgsqlClone: SeedDefaults.pgsqlClone,
+            restartOnPromote: false, xlogCheckCount: nil, tmpdir: nil, operations: [],
+            clone: SeedDefaults.clone, fencing: [], acknowledgements: [], enableAtBoot: true)
 
         /// Pacemaker's reading of stonith-enabled (crm_is_true, see Grammar.pacemakerIsTrue): unset
         /// means enabled; set, only true, on, yes, y or 1 (any case) enable it, anything else

@@ -9,7 +9,7 @@ extension SpecValidator {
     func checkGrammar() {
         checkInstallGrammar()
         checkPostgreSQLGrammar()
-        checkPacemakerGrammar()
+        if spec.topology == .pacemaker { checkPacemakerGrammar() }
         checkHostNameGrammar()
     }
 

@@ -39,25 +39,53 @@ struct SpecDecoder {
     init(_ reader: NodeReader) { r = reader }
 
     func decode(_ root: Yams.Node) -> ClusterSpec? {
-        guard let top = r.mapping(root, "", allowed: ["cluster", "nodes", "vips", "postgresql", "replication",
-                                                      "pacemaker", "os"],
-                                  required: ["cluster", "nodes", "vips", "postgresql", "replication", "pacemaker"])
-        else { return nil }
-
+        // The topology decides which sections belong: a section of the other one is an error at
+        // its key (and is not read further).
+        var root = root
+        var topology = Topology.pacemaker
+        if case .mapping(let m) = root {
+            if let node = m.first(where: { $0.key.string == "topology" })?.value {
+                guard let chosen = r.choice(node, "topology", Topology.self) else { return nil }
+                topology = chosen
+            }
+            let other: Set<String> = topology == .pacemaker ? ["pgpool"] : ["vips", "pacemaker"]
+            for (key, value) in m where other.contains(key.string ?? "") {
+                let hint = topology == .pgpool
+                    ? (key.string == "vips" ? "pgpool's delegate VIP is pgpool.delegate_vip" : "pgpool-II's watchdog replaces Pacemaker here")
+                    : "it belongs to topology: pgpool (seed 004); add that line to build pgpool-II instead of Pacemaker"
+                r.error(key.string ?? "", "only applies to topology \(topology == .pacemaker ? "pgpool" : "pacemaker"); \(hint)", at: key)
+                _ = value
+            }
+            root = .mapping(Yams.Node.Mapping(m.filter { !other.contains($0.key.string ?? "") }, m.tag, m.style, m.mark))
+        }
+        let own: [String] = topology == .pacemaker ? ["cluster", "nodes", "vips", "postgresql", "replication", "pacemaker"]
+            : ["cluster", "nodes", "postgresql", "replication", "pgpool"]
+        guard let top = r.mapping(root, "", allowed: own + ["os", "topology"], required: own) else { return nil }
         let cluster = r.mapping(top["cluster"], "cluster", allowed: ["name", "primary"], required: ["name"])
         let name = r.string(cluster?["name"], "cluster.name")
         let nodes = decodeNodes(top["nodes"])
         let primary = r.string(cluster?["primary"], "cluster.primary") ?? nodes?.first?.name
-        let vips = decodeVIPs(top["vips"])
         let replication = decodeReplication(top["replication"])
         let postgresql = decodePostgreSQL(top["postgresql"], mode: replication?.mode ?? .async)
-        let pacemaker = decodePacemaker(top["pacemaker"])
         let os = decodeOS(top["os"])
+        var vips: ClusterSpec.VIPs?, pacemaker: ClusterSpec.Pacemaker?, pgpool: PgpoolSpec?
+        switch topology {
+        case .pacemaker:
+            vips = decodeVIPs(top["vips"])
+            pacemaker = decodePacemaker(top["pacemaker"])
+        case .pgpool:
+            if let (section, vip) = decodePgpool(top["pgpool"], postgresql: postgresql) {
+                pgpool = section
+                vips = ClusterSpec.VIPs(readWrite: vip, readOnly: nil)
+            }
+            pacemaker = .unused
+        }
 
         guard let name, let nodes, let primary, let vips, let postgresql, let replication, let pacemaker, let os
         else { return nil }
-        return ClusterSpec(file: r.file, name: name, nodes: nodes, primary: primary, vips: vips,
-                           postgresql: postgresql, replication: replication, pacemaker: pacemaker, os: os)
+        if topology == .pgpool && pgpool == nil { return nil }
+        return ClusterSpec(file: r.file, name: name, topology: topology, nodes: nodes, primary: primary, vips: vips,
+                           postgresql: postgresql, replication: replication, pacemaker: pacemaker, pgpool: pgpool, os: os)
     }
 
     func decodeNodes(_ node: Yams.Node?) -> [ClusterSpec.Node]? {
@@ -90,9 +118,10 @@ struct SpecDecoder {
     }
 
     func decodeVIP(_ node: Yams.Node?, _ path: String, defaults: (resource: String, group: String, hostname: String),
-                   operations: [ClusterSpec.Operation], meta: [(String, String)]) -> ClusterSpec.VIP? {
-        guard let fields = r.mapping(node, path, allowed: ["ip", "nic", "cidr_netmask", "resource", "group",
-                                                           "hostname", "operations"],
+                   operations: [ClusterSpec.Operation], meta: [(String, String)], pgpool: Bool = false) -> ClusterSpec.VIP? {
+        // pgpool's watchdog brings its delegate VIP up itself: no resource, group or operations.
+        guard let fields = r.mapping(node, path, allowed: pgpool ? ["ip", "nic", "cidr_netmask", "hostname"]
+                                        : ["ip", "nic", "cidr_netmask", "resource", "group", "hostname", "operations"],
                                      required: ["ip", "nic", "cidr_netmask"]),
               let ip = r.string(fields["ip"], "\(path).ip"),
               let nic = r.string(fields["nic"], "\(path).nic"),

@@ -17,7 +17,10 @@ struct SpecValidator {
         checkPostgreSQL()
         checkSettings()
         checkHBA()
-        checkPacemaker()
+        switch spec.topology {
+        case .pacemaker: checkPacemaker()
+        case .pgpool: checkPgpool()
+        }
         checkOS()
         checkGrammar()
     }
@@ -34,7 +37,7 @@ struct SpecValidator {
     func checkNodes() {
         if spec.nodes.count < 2 {
             r.error("nodes", "a cluster needs at least 2 nodes (3 or more for quorum without a qdevice)")
-        } else if spec.nodes.count == 2 {
+        } else if spec.nodes.count == 2 && spec.topology == .pacemaker {
             r.warning("nodes", "a 2-node cluster has no tie-breaker: pcs sets two_node, and a network split can fence both; add a third node or a qdevice")
         }
         var names: [String: Int] = [:], addresses: [String: Int] = [:]

@@ -47,7 +47,7 @@ enum SpecBench {
             let rendered = try Renderer(spec: spec, dialect: .v0_11, secrets: nil).renderAll()
             files = rendered.count
             let context = BootstrapContext(spec: spec, dialect: .v0_11, files: rendered, replicationPassword: "", haclusterPassword: "")
-            steps = try StepCatalog.bootstrap(context).steps.count
+            steps = try StepCatalog.of(context).steps.count
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
         times.sort()

@@ -207,7 +207,7 @@ struct Plan: AsyncParsableCommand {
         let context = BootstrapContext(spec: spec, dialect: loaded.dialect, files: files, replicationPassword: "", haclusterPassword: "")
         let plan: StepCatalog
         do {
-            plan = try StepCatalog.bootstrap(context)
+            plan = try StepCatalog.of(context)
         } catch {
             report([Diagnostic(file: inputs.spec, line: 0, column: 0, message: "\(error) (a defect of pgha; please report it)")])
             throw ExitCode.failure
@@ -217,7 +217,7 @@ struct Plan: AsyncParsableCommand {
             printJSON(Offline(cluster: spec.name, pcsDialect: loaded.dialect.rawValue, steps: plan.offlineSteps))
             return
         }
-        print("pgha plan --offline: cluster \(spec.name), \(spec.nodes.count) nodes, PostgreSQL \(spec.postgresql.version) (\(spec.postgresql.install.method.rawValue)), \(spec.replication.mode.rawValue), pcs \(loaded.dialect.rawValue) dialect")
+        print("pgha plan --offline: cluster \(spec.name), \(spec.nodes.count) nodes, PostgreSQL \(spec.postgresql.version) (\(spec.postgresql.install.method.rawValue)), \(spec.replication.mode.rawValue), \(spec.topology == .pgpool ? "pgpool-II \(loaded.pgpoolDialect.rawValue)\(loaded.pgpoolDialect == .v4_2 ? "+" : "") names" : "pcs \(loaded.dialect.rawValue) dialect")")
         print("No host was contacted: this is every step a bootstrap of bare hosts runs, in order.")
         print("Each step checks the host first and changes nothing that is already right.\n")
         print(plan.text(spec: spec), terminator: "")

@@ -15,14 +15,14 @@ let goldenSecret = "golden-secret:with\\specials"
 
 func render(_ spec: ClusterSpec, _ dialect: ClusterSpec.PcsDialect? = nil, templates: TemplateSet = .builtin) throws -> [RenderedFile] {
     try Renderer(spec: spec, dialect: dialect ?? spec.pacemaker.pcsDialect ?? .v0_11, templates: templates,
-                 secrets: { _ in goldenSecret }).renderAll()
+                 secrets: { _ in goldenSecret }, pgpoolDialect: spec.pgpool?.dialect ?? .v4_2).renderAll()
 }
 
 final class GoldenFileTests: XCTestCase {
     /// Rendered files of each committed spec equal Tests/Golden/<spec>/…; PGHA_UPDATE_GOLDEN=1 rewrites them.
     func testRenderedFilesMatchGoldenFiles() throws {
         let update = ProcessInfo.processInfo.environment["PGHA_UPDATE_GOLDEN"] == "1"
-        for name in ["seed-000", "seed-001", "testbed"] {
+        for name in ["seed-000", "seed-001", "testbed", "seed-004", "testbed-pgpool"] {
             let files = try render(try loadSpec(name))
             let root = "\(repositoryRoot)/Tests/Golden/\(name)"
             var expectedPaths = Set<String>()

@@ -14,8 +14,8 @@ func loadSpec(_ name: String) throws -> ClusterSpec {
 func bootstrapCatalog(_ spec: ClusterSpec, dialect: ClusterSpec.PcsDialect? = nil, files: [RenderedFile]? = nil,
                       rebuild: Set<String> = [], passwords: (String, String) = ("r", "h")) throws -> StepCatalog {
     let dialect = dialect ?? spec.pacemaker.pcsDialect ?? .v0_11
-    let files = try files ?? Renderer(spec: spec, dialect: dialect, secrets: nil).renderAll()
-    return try StepCatalog.bootstrap(BootstrapContext(spec: spec, dialect: dialect, files: files, replicationPassword: passwords.0,
+    let files = try files ?? Renderer(spec: spec, dialect: dialect, secrets: nil, pgpoolDialect: spec.pgpool?.dialect ?? .v4_2).renderAll()
+    return try StepCatalog.of(BootstrapContext(spec: spec, dialect: dialect, files: files, replicationPassword: passwords.0,
                                                       haclusterPassword: passwords.1, rebuild: rebuild, runID: "20261202-000000"))
 }
 

@@ -9,7 +9,7 @@ final class SpecLoaderTests: XCTestCase {
     func load(_ yaml: String) -> LoadResult<ClusterSpec> { SpecLoader.load(yaml: yaml, file: "t.yaml") }
 
     func testCommittedSpecsAreValid() throws {
-        for name in ["seed-000", "seed-001", "testbed"] {
+        for name in ["seed-000", "seed-001", "testbed", "testbed-sync", "testbed-source", "seed-004", "testbed-pgpool"] {
             let result = SpecLoader.load(path: "\(repositoryRoot)/specs/\(name).yaml", displayPath: "specs/\(name).yaml")
             XCTAssertFalse(result.diagnostics.hasErrors, "\(name): \(result.diagnostics)")
             XCTAssertNotNil(result.value, name)
@@ -291,5 +291,67 @@ final class InventoryLoaderTests: XCTestCase {
             "inv.yaml: error: hosts: node 'node3' of specs/testbed.yaml is missing; add it under hosts: with its address",
             "inv.yaml: warning: hosts: 'node9' is not a node of specs/testbed.yaml and will not be used",
         ])
+    }
+}
+
+/// Topology pgpool: the sections of each topology, and what makes pgpool's failover unsafe.
+final class PgpoolSpecTests: XCTestCase {
+    func load(_ yaml: String) -> LoadResult<ClusterSpec> { SpecLoader.load(yaml: yaml, file: "t.yaml") }
+
+    func spec(nodes: Int = 3, extra: String = "", pgpool: String = "") -> String {
+        """
+        topology: pgpool
+        cluster: {name: c}
+        nodes:
+        \((1...nodes).map { "  - {name: n\($0), address: 10.0.0.\($0)}" }.joined(separator: "\n"))
+        postgresql: {version: 15, install: {method: package, distribution: debian}, data_dir: /d}
+        replication: {password: {env: P}}
+        pgpool:
+          delegate_vip: {ip: 10.0.0.100, nic: eth0, cidr_netmask: 24}
+          health_check: {user: pgpool}
+          pcp: {user: admin, password: {env: P}}
+          users: [{name: pgpool, password: {env: P}}]
+          key: {env: K}
+        \(pgpool)
+        \(extra)
+        """
+    }
+
+    func messages(_ yaml: String) -> [String] { load(yaml).diagnostics.filter { $0.severity == .error }.map(\.description) }
+
+    func testValidSpecMakesTheDelegateVIPTheWriteAddress() throws {
+        let spec = try XCTUnwrap(load(spec()).value, "\(load(spec()).diagnostics)")
+        XCTAssertEqual(spec.topology, .pgpool)
+        XCTAssertEqual(spec.vips.readWrite.ip, "10.0.0.100")
+        XCTAssertEqual(spec.pgpool?.srCheckUser, "pgpool")
+        XCTAssertEqual(spec.pgpool?.packages, ["pgpool2", "postgresql-15-pgpool2", "sudo", "iputils-arping"])
+    }
+
+    func testErrors() {
+        let cases: [(String, String)] = [
+            (spec(extra: "vips: {read_write: {ip: 10.0.0.5, nic: eth0, cidr_netmask: 24}}"), "t.yaml:16:1: error: vips: only applies to topology pacemaker"),
+            (spec(nodes: 2), "error: nodes: 2 pgpool nodes cannot tell a dead peer from a cut network"),
+            (spec(pgpool: "  sr_check: {user: nobody}"), "pgpool.sr_check.user: 'nobody' is not in pgpool.users"),
+            (spec(pgpool: "  sr_check: {period: 0}"), "pgpool.sr_check.period: 0 turns the streaming-replication check off"),
+            (spec(pgpool: "  settings: {backend_hostname3: x}"), "'backend_hostname3' is written by pgha"),
+            (spec(pgpool: "  port: 5432"), "pgpool.port: 5432 is already postgresql.port"),
+            (spec(pgpool: "  hba: [{type: host, database: all, user: all, address: 10.0.0.0/24, method: peer}]"), "'peer' is not a pool_hba.conf method"),
+        ]
+        for (yaml, expected) in cases {
+            XCTAssertTrue(messages(yaml).contains { $0.contains(expected) }, "\(expected) not in \(messages(yaml))")
+        }
+        XCTAssertTrue(messages(spec(nodes: 2, pgpool: "  acknowledge: [two-node-watchdog]")).isEmpty)
+    }
+
+    func testPgpoolSectionInPacemakerTopologyIsAnError() throws {
+        let text = try String(contentsOfFile: "\(repositoryRoot)/specs/testbed.yaml", encoding: .utf8) + "\npgpool: {port: 9999}\n"
+        XCTAssertTrue(messages(text).contains { $0.contains("pgpool: only applies to topology pgpool") }, "\(messages(text))")
+    }
+
+    func testDialectDetection() {
+        XCTAssertEqual(PgpoolSpec.Dialect.detect(versionOutput: "pgpool-II version 4.3.5 (tamahomeboshi)"), .v4_2)
+        XCTAssertEqual(PgpoolSpec.Dialect.detect(versionOutput: "pgpool-II version 4.0.1 (torokiboshi)"), .v4_0)
+        XCTAssertEqual(PgpoolSpec.Dialect.detect(versionOutput: "pgpool-II version 4.1.4"), .v4_0)
+        XCTAssertNil(PgpoolSpec.Dialect.detect(versionOutput: "bash: pgpool: command not found"))
     }
 }

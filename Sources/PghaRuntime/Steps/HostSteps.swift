@@ -167,7 +167,9 @@ public struct DirectoriesStep: Step {
         self.host = host
         let pg = spec.postgresql
         self.user = pg.osUser
+        // Topology pgpool: ~/.ssh for the key and known_hosts of pgpool's scripts.
         self.private0700 = [pg.dataDir] + [pg.archiveDir, pg.backupDir, spec.pacemaker.tmpdir].compactMap { $0 }
+            + (spec.topology == .pgpool ? [pg.osUser.home + "/.ssh"] : [])
     }
 
     var all: [String] { private0700 + [user.home] }

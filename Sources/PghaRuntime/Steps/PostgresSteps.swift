@@ -317,11 +317,16 @@ public struct StartServerStep: Step {
     public let role: Role
     public var dependsOn: [String] = []
     let probes: ServerProbes
+    /// Topology pgpool: the script that writes a standby's primary_conninfo into a file of its
+    /// own (templates/pgpool-standby-conf.sh.stencil), so that it survives restarts; nil: the
+    /// conninfo is given to this start only (Pacemaker's agent writes its own when it takes over).
+    let standbyConf: String?
 
-    public init(host: String, role: Role, probes: ServerProbes) {
+    public init(host: String, role: Role, probes: ServerProbes, standbyConf: String? = nil) {
         self.host = host
         self.role = role
         self.probes = probes
+        self.standbyConf = standbyConf
     }
 
     public var name: String { role == .primary ? "start-primary" : "verify-streaming" }
@@ -330,8 +335,8 @@ public struct StartServerStep: Step {
     var streaming: Probe<String> { probes.serverValue("pg.streaming", "wal_receiver") }
 
     public var summary: String {
-        role == .primary ? "start PostgreSQL \(pg.version) on port \(pg.port) with pg_ctl (handed to Pacemaker later)"
-            : "start as a standby and wait until its WAL receiver streams from \(spec.primary)"
+        role == .primary ? "start PostgreSQL \(pg.version) on port \(pg.port) with pg_ctl \(spec.topology == .pgpool ? "(pgpool-II connects to it; it stays up)" : "(handed to Pacemaker later)")"
+            : "start as a standby\(standbyConf == nil ? "" : " (primary_conninfo kept in \(PgpoolPaths.standbyFile(pg)))") and wait until its WAL receiver streams from \(spec.primary)"
     }
 
     public func probe(_ script: inout FactScript) {
@@ -364,6 +369,11 @@ public struct StartServerStep: Step {
         if !facts[probes.running] {
             let primary = probes.source(facts).address
             let conninfo = "host=\(primary) port=\(pg.port) user=\(spec.replication.user) application_name=\(host)"
+            if let standbyConf {
+                _ = try await run(Command([standbyConf, conninfo], user: pg.osUser.name), on: connection)
+                _ = try await run(tools.pgCtl("start", ["-w", "-t", "60", "-l", log]), on: connection)
+                return try await waitStreaming(log: log, on: connection)
+            }
             let signal = pg.dataDir + "/standby.signal"
             // pg_ctl hands -o to postgres through /bin/sh: the conninfo's values are validated
             // words (an IPv4 address, a role name, a node name).
@@ -371,7 +381,11 @@ public struct StartServerStep: Step {
                               display: "touch \(signal)")
             _ = try await run(tools.pgCtl("start", ["-w", "-t", "60", "-l", log, "-o", "-c primary_conninfo='\(conninfo)'"]), on: connection)
         }
-        let status = tools.psqlCommand.appending("-c", "select status from pg_stat_wal_receiver")
+        try await waitStreaming(log: log, on: connection)
+    }
+
+    func waitStreaming(log: String, on connection: HostConnection) async throws {
+        let status = pg.tools.psqlCommand.appending("-c", "select status from pg_stat_wal_receiver")
         _ = try await run(Shell.waitUntil("[ \"$(\(status) 2>/dev/null)\" = streaming ]", tries: 60, interval: 0.5,
                                           failure: "the standby did not start streaming within 30 s; see \(log)"),
                           on: connection, display: "wait for streaming")
