@@ -90,6 +90,13 @@ public struct LoadedSpec: Sendable {
         return loaded
     }
 
+    /// For the commands that speak Pacemaker only so far (status, switchover, drill): a spec of
+    /// topology pgpool is refused, before any host is contacted, with what to use instead.
+    public func requirePacemaker(_ command: String) throws {
+        guard spec.topology == .pgpool else { return }
+        throw SessionFailure(["pgha \(command): error: \(inputs.spec) has topology pgpool, and `pgha \(command)` speaks Pacemaker only so far; pgpool-II's own view: pcp_node_info -a and pcp_watchdog_info on a node (as the PostgreSQL user, with ~/.pcppass written by pgha)"])
+    }
+
     /// Every file of the cluster; with `secrets`, the secret references resolved (else placeholders).
     public func render(secrets: Bool) throws -> [RenderedFile] {
         let resolver: ((SecretRef) throws -> String)? = secrets ? { try $0.resolve() } : nil

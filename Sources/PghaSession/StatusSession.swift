@@ -14,6 +14,7 @@ public struct StatusSession: Sendable {
     public static func open(_ inputs: SessionInputs, log: SessionLog? = nil) async throws -> StatusSession {
         let loaded = try LoadedSpec.load(inputs, requireInventory: true, requireDialect: false)
         guard let inventory = loaded.inventory else { throw SessionFailure(["no inventory"]) }
+        try loaded.requirePacemaker("status")
         let counter = RoundTrips()
         var connections: [String: any HostConnection] = [:]
         var unreachable: [String: String] = [:]

@@ -44,6 +44,7 @@ struct DrillCommand: AsyncParsableCommand {
     func run() async throws {
         signal(SIGPIPE, SIG_IGN)
         let loaded = try LoadedSpec.load(inputs, requireInventory: true)
+        try cli { try loaded.requirePacemaker("drill") }
         let options = Drill.Options(fault: fault, node: node, rounds: rounds)
         _ = try cli { try Drill.check(options, spec: loaded.spec) }
         if !yes && isatty(0) == 0 {

@@ -31,6 +31,7 @@ struct SwitchoverCommand: AsyncParsableCommand {
             log("pgha switchover: error: stdin is not a terminal, so there is no one to confirm: add --yes")
             throw ExitCode.failure
         }
+        try cli { try LoadedSpec.load(inputs.session, requireInventory: true, requireDialect: false).requirePacemaker("switchover") }
         let session = try await cli { try await LiveSession.open(inputs.session, rebuild: [], log: verbose ? log : nil, lockForApply: true) }
         report(session.loaded.warnings)
         let spec = session.loaded.spec

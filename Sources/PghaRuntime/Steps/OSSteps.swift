@@ -20,12 +20,18 @@ public struct FirewallStep: Step {
         self.host = host
         self.mode = spec.os.firewall
         self.port = spec.postgresql.port
-        self.ports = FirewallPlan.ports(postgresPort: port)
+        // Topology pgpool: PostgreSQL, pgpool's port, the watchdog (tcp) and its heartbeat (udp).
+        if let pgpool = spec.pgpool {
+            self.ports = ["\(port)/tcp", "\(pgpool.port)/tcp", "\(pgpool.watchdogPort)/tcp", "\(pgpool.heartbeatPort)/udp"]
+        } else {
+            self.ports = FirewallPlan.ports(postgresPort: port)
+        }
     }
 
     public var summary: String {
         switch mode {
         case .disabled: return "stop and disable the firewall (firewalld/ufw)"
+        case .open where ports.count == 4: return "open \(ports.joined(separator: ", ")) (PostgreSQL, pgpool-II, its watchdog and heartbeat)"
         case .open: return "open tcp \(port), tcp 2224 (pcsd), udp 5404-5406 (corosync)"
         case .unmanaged: return "leave the firewall as it is"
         }
