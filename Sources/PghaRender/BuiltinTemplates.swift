@@ -301,6 +301,7 @@ recovery_1st_stage_command = 'recovery_1st_stage'
 
 # Watchdog: the pgpool nodes elect a leader, which holds the delegate VIP.
 use_watchdog = on
+wd_ipc_socket_dir = '{{ pgpool.socket_dir }}'
 {% if pgpool.dialect == "4.0" %}
 wd_hostname = '{{ node.address }}'
 wd_port = {{ pgpool.wd_port }}
@@ -339,11 +340,8 @@ failover_require_consensus = on
 {% else %}
 enable_consensus_with_half_votes = {{ pgpool.consensus_with_half_votes }}
 {% endif %}
-{% if pgpool.dialect == "4.0" %}
+# (delegate_IP in upper case: pgpool-II 4.3 ignores delegate_ip without a word)
 delegate_IP = '{{ pgpool.vip.ip }}'
-{% else %}
-delegate_ip = '{{ pgpool.vip.ip }}'
-{% endif %}
 if_up_cmd = '{{ pgpool.if_up_cmd }}'
 if_down_cmd = '{{ pgpool.if_down_cmd }}'
 arping_cmd = '{{ pgpool.arping_cmd }}'

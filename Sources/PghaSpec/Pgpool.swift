@@ -99,7 +99,8 @@ public enum PgpoolDefaults {
 
     public static func packages(_ distribution: ClusterSpec.Distribution, version: Int) -> [String] {
         // sudo and arping for the watchdog's VIP commands (the sudo rule names them).
-        distribution == .debian ? ["pgpool2", "postgresql-\(version)-pgpool2", "sudo", "iputils-arping"]
+        // ping: the watchdog pings the delegate IP after bringing it up, and calls it failed without ping.
+        distribution == .debian ? ["pgpool2", "postgresql-\(version)-pgpool2", "sudo", "iputils-arping", "iputils-ping"]
             : ["pgpool-II-pg\(version)", "pgpool-II-pg\(version)-extensions", "sudo", "iputils"]
     }
 }

@@ -324,7 +324,7 @@ final class PgpoolSpecTests: XCTestCase {
         XCTAssertEqual(spec.topology, .pgpool)
         XCTAssertEqual(spec.vips.readWrite.ip, "10.0.0.100")
         XCTAssertEqual(spec.pgpool?.srCheckUser, "pgpool")
-        XCTAssertEqual(spec.pgpool?.packages, ["pgpool2", "postgresql-15-pgpool2", "sudo", "iputils-arping"])
+        XCTAssertEqual(spec.pgpool?.packages, ["pgpool2", "postgresql-15-pgpool2", "sudo", "iputils-arping", "iputils-ping"])
     }
 
     func testErrors() {
