@@ -168,10 +168,14 @@ public struct PgpoolServiceStep: Step {
         if !s.enabled { _ = try await run(Command("systemctl", "enable", Self.unit).shell, on: connection) }
         if s.running && s.stale.isEmpty { return }
         // A stop that waits for the old pgpool to be gone (it releases the VIP and its ports).
+        // pgpool's fast shutdown (SIGINT) has been seen to hang with children left: after 20 s
+        // its processes are killed, as systemd would after its stop timeout (90 s).
         if s.running {
-            _ = try await run(Command("systemctl", "stop", Self.unit).shell, on: connection)
-            _ = try await run(Shell.waitUntil("! pgrep -x pgpool >/dev/null", tries: 60, interval: 0.5,
-                                              failure: "pgpool did not stop within 30 s"), on: connection, display: "wait until pgpool stopped")
+            let stop: Shell = "\(Command("timeout", "20", "systemctl", "stop", Self.unit)) || true"
+            let kill: Shell = "if pgrep -x pgpool >/dev/null; then \(Command("systemctl", "kill", "--signal=SIGKILL", Self.unit)) 2>/dev/null; \(Command("pkill", "-KILL", "-x", "pgpool")); fi; true"
+            _ = try await run(Shell.join([stop, kill]), on: connection, display: "systemctl stop \(Self.unit) (at most 20 s, then SIGKILL)")
+            _ = try await run(Shell.waitUntil("! pgrep -x pgpool >/dev/null", tries: 20, interval: 0.5,
+                                              failure: "pgpool did not stop"), on: connection, display: "wait until pgpool stopped")
         }
         _ = try await run(Command("systemctl", "start", Self.unit).shell, on: connection)
         let open: Shell = "exec 3<>/dev/tcp/127.0.0.1/\(String(pgpool.port))"

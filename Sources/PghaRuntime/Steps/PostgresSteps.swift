@@ -355,7 +355,7 @@ public struct StartServerStep: Step {
             if facts[probes.rwVIPAnswers] && !facts[probes.running] { return nil }
             return facts[streaming] == "streaming" ? nil : Change(.update, "start as a standby of \(probes.source(facts).label) and wait until it streams")
         case .primary:
-            return facts[probes.running] ? nil : Change(.update, "start PostgreSQL (pg_ctl, until Pacemaker takes over)")
+            return facts[probes.running] ? nil : Change(.update, "start PostgreSQL (pg_ctl\(spec.topology == .pgpool ? "" : ", until Pacemaker takes over"))")
         }
     }
 
