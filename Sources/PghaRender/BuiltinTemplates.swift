@@ -99,7 +99,17 @@ if [ "$old_primary_id" != -1 ] && [ "$failed_id" != "$old_primary_id" ]; then
   log "standby $failed_host (node $failed_id) is down; the primary stays"
   exit 0
 fi
-log "primary $failed_host (node $failed_id) is down: promoting $new_main_host (node $new_main_id)"
+# The standby that received the most WAL is promoted (pgpool's choice, %m, is the next node id):
+# the least that an asynchronous cluster can lose. pgpool finds the new primary by itself.
+best=$new_main_host best_lsn=
+for host in{% for backend in pgpool.backends %} {{ backend.address }}{% endfor %}; do
+  [ "$host" = "$failed_host" ] && continue
+  lsn=$(ssh "${ssh_options[@]}" "{{ pg.user }}@$host" {{ pgpool.sh.psql }} -p {{ pg.port }} -XAtqc "'select pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '\''0/0'\'')::bigint'" 2>/dev/null) || continue
+  case $lsn in ''|*[!0-9]*) continue ;; esac
+  if [ -z "$best_lsn" ] || [ "$lsn" -gt "$best_lsn" ]; then best=$host best_lsn=$lsn; fi
+done
+log "primary $failed_host (node $failed_id) is down: promoting $best (received WAL up to byte ${best_lsn:-unknown}; pgpool proposed $new_main_host)"
+new_main_host=$best
 if ! ssh "${ssh_options[@]}" "{{ pg.user }}@$new_main_host" {{ pgpool.sh.pg_ctl }} -D {{ pgpool.sh.data_dir }} -w promote; then
   log "promoting $new_main_host failed"
   exit 1
@@ -120,20 +130,28 @@ node_id=$1 node_host=$2 new_primary_host=$6
 ssh_options=({{ pgpool.ssh.options }})
 log() { echo "follow_primary.sh: $*" >&2; }
 on_node() { ssh "${ssh_options[@]}" "{{ pg.user }}@$node_host" "$@"; }
+on_primary() { ssh "${ssh_options[@]}" "{{ pg.user }}@$new_primary_host" "$@"; }
+# ssh joins the words of a remote command: each argument with spaces is sent quoted ('…').
+case $node_host in
+{% for backend in pgpool.backends %}
+  {{ backend.address }}) node_name={{ backend.name }} ;;
+{% endfor %}
+  *) log "$node_host is no node of this cluster"; exit 1 ;;
+esac
 
 [ "$node_host" = "$new_primary_host" ] && exit 0
 if ! on_node {{ pgpool.sh.pg_ctl }} -D {{ pgpool.sh.data_dir }} status >/dev/null 2>&1; then
   log "$node_host: PostgreSQL is not running; pgha apply rejoins it"
   exit 0
 fi
-conninfo="host=$new_primary_host port={{ pg.port }} user={{ replication.user }} application_name=$node_host"
+conninfo="host=$new_primary_host port={{ pg.port }} user={{ replication.user }} application_name=$node_name"
 log "$node_host: following $new_primary_host"
 on_node {{ pgpool.sh.write_standby_conf }} "'$conninfo'" || { log "$node_host: writing the standby settings failed"; exit 1; }
 on_node {{ pgpool.sh.pg_ctl }} -D {{ pgpool.sh.data_dir }} -w -m fast stop || true
 on_node {{ pgpool.sh.pg_ctl }} -D {{ pgpool.sh.data_dir }} -w -l {{ pgpool.sh.log }} start
 streaming() {
   for _ in $(seq 1 20); do
-    [ "$(on_node {{ pgpool.sh.psql }} -XAtqc "select status from pg_stat_wal_receiver" 2>/dev/null)" = streaming ] && return 0
+    [ "$(on_node {{ pgpool.sh.psql }} -p {{ pg.port }} -XAtqc "'select status from pg_stat_wal_receiver'" 2>/dev/null)" = streaming ] && return 0
     sleep 1
   done
   return 1
@@ -141,6 +159,8 @@ streaming() {
 if ! streaming; then
   log "$node_host: does not stream from $new_primary_host; rewinding it"
   on_node {{ pgpool.sh.pg_ctl }} -D {{ pgpool.sh.data_dir }} -w -m fast stop || true
+  # pg_rewind reads the source's timeline from its control file: a checkpoint writes the new one.
+  on_primary {{ pgpool.sh.psql }} -p {{ pg.port }} -XAtqc CHECKPOINT >/dev/null || true
   on_node {{ pgpool.sh.pg_rewind }} -D {{ pgpool.sh.data_dir }} "'--source-server=host=$new_primary_host port={{ pg.port }} user={{ replication.user }} dbname=postgres'" \
     || { log "$node_host: pg_rewind failed; pgha apply rejoins it"; exit 1; }
   on_node {{ pgpool.sh.write_standby_conf }} "'$conninfo'" || exit 1
@@ -173,6 +193,12 @@ dest_host=$2 primary_port=$4 primary_host=$7
 ssh_options=({{ pgpool.ssh.options }})
 log() { echo "recovery_1st_stage: $*" >&2; }
 on_dest() { ssh "${ssh_options[@]}" "{{ pg.user }}@$dest_host" "$@"; }
+case $dest_host in
+{% for backend in pgpool.backends %}
+  {{ backend.address }}) dest_name={{ backend.name }} ;;
+{% endfor %}
+  *) log "$dest_host is no node of this cluster"; exit 1 ;;
+esac
 
 aside={{ pgpool.sh.data_dir }}.pgpool-$(date +%Y%m%d-%H%M%S)
 log "$dest_host: cloning from $primary_host, the old data directory kept as $aside"
@@ -182,7 +208,7 @@ if ! on_dest {{ pgpool.sh.pg_basebackup }} -h "$primary_host" -p "$primary_port"
   log "$dest_host: pg_basebackup failed; the old data directory is $aside"
   exit 1
 fi
-conninfo="host=$primary_host port=$primary_port user={{ replication.user }} application_name=$dest_host"
+conninfo="host=$primary_host port=$primary_port user={{ replication.user }} application_name=$dest_name"
 on_dest {{ pgpool.sh.write_standby_conf }} "'$conninfo'" || exit 1
 log "$dest_host: cloned"
 exit 0

@@ -9,20 +9,27 @@ node_id=$1 node_host=$2 new_primary_host=$6
 ssh_options=(-T -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/var/lib/pgsql/.ssh/pgha_known_hosts -o ConnectTimeout=5 -i /var/lib/pgsql/.ssh/id_pgha_pgpool)
 log() { echo "follow_primary.sh: $*" >&2; }
 on_node() { ssh "${ssh_options[@]}" "postgres@$node_host" "$@"; }
+on_primary() { ssh "${ssh_options[@]}" "postgres@$new_primary_host" "$@"; }
+# ssh joins the words of a remote command: each argument with spaces is sent quoted ('…').
+case $node_host in
+  192.168.20.16) node_name=pgsql-master ;;
+  192.168.20.17) node_name=pgsql-slave01 ;;
+  *) log "$node_host is no node of this cluster"; exit 1 ;;
+esac
 
 [ "$node_host" = "$new_primary_host" ] && exit 0
 if ! on_node /usr/pgsql-10/bin/pg_ctl -D /var/lib/pgsql/10/data status >/dev/null 2>&1; then
   log "$node_host: PostgreSQL is not running; pgha apply rejoins it"
   exit 0
 fi
-conninfo="host=$new_primary_host port=5432 user=actorcloud application_name=$node_host"
+conninfo="host=$new_primary_host port=5432 user=actorcloud application_name=$node_name"
 log "$node_host: following $new_primary_host"
 on_node /etc/pgpool-II/pgha-standby-conf "'$conninfo'" || { log "$node_host: writing the standby settings failed"; exit 1; }
 on_node /usr/pgsql-10/bin/pg_ctl -D /var/lib/pgsql/10/data -w -m fast stop || true
 on_node /usr/pgsql-10/bin/pg_ctl -D /var/lib/pgsql/10/data -w -l /var/lib/pgsql/pgha-pgpool.log start
 streaming() {
   for _ in $(seq 1 20); do
-    [ "$(on_node /usr/pgsql-10/bin/psql -XAtqc "select status from pg_stat_wal_receiver" 2>/dev/null)" = streaming ] && return 0
+    [ "$(on_node /usr/pgsql-10/bin/psql -p 5432 -XAtqc "'select status from pg_stat_wal_receiver'" 2>/dev/null)" = streaming ] && return 0
     sleep 1
   done
   return 1
@@ -30,6 +37,8 @@ streaming() {
 if ! streaming; then
   log "$node_host: does not stream from $new_primary_host; rewinding it"
   on_node /usr/pgsql-10/bin/pg_ctl -D /var/lib/pgsql/10/data -w -m fast stop || true
+  # pg_rewind reads the source's timeline from its control file: a checkpoint writes the new one.
+  on_primary /usr/pgsql-10/bin/psql -p 5432 -XAtqc CHECKPOINT >/dev/null || true
   on_node /usr/pgsql-10/bin/pg_rewind -D /var/lib/pgsql/10/data "'--source-server=host=$new_primary_host port=5432 user=actorcloud dbname=postgres'" \
     || { log "$node_host: pg_rewind failed; pgha apply rejoins it"; exit 1; }
   on_node /etc/pgpool-II/pgha-standby-conf "'$conninfo'" || exit 1

@@ -17,7 +17,17 @@ if [ "$old_primary_id" != -1 ] && [ "$failed_id" != "$old_primary_id" ]; then
   log "standby $failed_host (node $failed_id) is down; the primary stays"
   exit 0
 fi
-log "primary $failed_host (node $failed_id) is down: promoting $new_main_host (node $new_main_id)"
+# The standby that received the most WAL is promoted (pgpool's choice, %m, is the next node id):
+# the least that an asynchronous cluster can lose. pgpool finds the new primary by itself.
+best=$new_main_host best_lsn=
+for host in 10.77.0.11 10.77.0.12 10.77.0.13; do
+  [ "$host" = "$failed_host" ] && continue
+  lsn=$(ssh "${ssh_options[@]}" "postgres@$host" /usr/lib/postgresql/15/bin/psql -p 5432 -XAtqc "'select pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '\''0/0'\'')::bigint'" 2>/dev/null) || continue
+  case $lsn in ''|*[!0-9]*) continue ;; esac
+  if [ -z "$best_lsn" ] || [ "$lsn" -gt "$best_lsn" ]; then best=$host best_lsn=$lsn; fi
+done
+log "primary $failed_host (node $failed_id) is down: promoting $best (received WAL up to byte ${best_lsn:-unknown}; pgpool proposed $new_main_host)"
+new_main_host=$best
 if ! ssh "${ssh_options[@]}" "postgres@$new_main_host" /usr/lib/postgresql/15/bin/pg_ctl -D /var/lib/postgresql/15/pgha -w promote; then
   log "promoting $new_main_host failed"
   exit 1
