@@ -105,6 +105,22 @@ public struct ServerProbes: Sendable {
         return (primary, "\(spec.primary) (\(primary))")
     }
 
+    /// Topology pgpool: the backend pgpool-II holds for the primary now (its address), read from
+    /// this node's pgpool (pcp_node_info -a); empty when pgpool does not answer (a bootstrap).
+    public var pgpoolPrimary: Probe<String>? {
+        guard let pgpool = spec.pgpool else { return nil }
+        let info = Command(["pcp_node_info", "-w", "-a", "-h", "localhost", "-p", String(pgpool.pcpPort), "-U", pgpool.pcpUser], user: pg.osUser.name)
+        return Probe("pgpool.primary", "\(info) 2>/dev/null | awk '$7 == \"primary\" {print $1}' | head -1") { $0 }
+    }
+
+    /// The node pgpool-II holds for the primary now, when it says.
+    public func pgpoolPrimaryName(_ facts: Facts) -> String? {
+        guard let probe = pgpoolPrimary, facts.has(probe) else { return nil }
+        let address = facts[probe]
+        guard !address.isEmpty else { return nil }
+        return spec.nodes.first { $0.address == address }?.name ?? address
+    }
+
     /// What the running server is: `primary` or `standby` (empty when it does not answer).
     public var serverRole: Probe<String> { serverValue("pg.role", "role") }
 
@@ -344,10 +360,22 @@ public struct StartServerStep: Step {
         script.add(probes.running)
         script.add(streaming)
         if role == .standby { script.add(probes.rwVIPAnswers) }
+        if let probe = probes.pgpoolPrimary { script.add(probe) }
     }
 
     public func decide(_ facts: Facts) throws -> Change? {
         if facts[probes.managed] { return nil }  // Pacemaker runs PostgreSQL now
+        // After a pgpool failover the spec's first primary is not the primary any more: starting
+        // it (as a primary) would make two, starting a standby of it would follow the old one.
+        if let current = probes.pgpoolPrimaryName(facts), current != spec.primary {
+            // This node is the primary now: nothing to start, nothing to stream from.
+            if current == host && facts[probes.running] { return nil }
+            if facts[probes.running] && role == .standby {
+                return facts[streaming] == "streaming" ? nil
+                    : Change(.update, "wait until it streams (pgpool-II's primary is \(current) now; follow_primary.sh re-points standbys)")
+            }
+            throw fail("PostgreSQL does not run here and pgpool-II's primary is \(current) now (a failover): pgha does not rejoin a node in the pgpool topology yet, so it does not start this one; re-attach it with pgpool's online recovery (pcp_recovery_node -n <id> as \(pg.osUser.name)) or by hand")
+        }
         switch role {
         case .standby:
             // A node joining a running cluster: Pacemaker's agent starts it (its clone carries
@@ -449,10 +477,13 @@ public struct ReplicationUserStep: Step {
         script.add(probes.managed)
         script.add(state)
         script.add(probes.storedPassword)
+        if let probe = probes.pgpoolPrimary { script.add(probe) }
     }
 
     public func decide(_ facts: Facts) throws -> Change? {
         if facts[probes.managed] { return nil }
+        // Topology pgpool after a failover: the role lives on the primary pgpool-II holds now.
+        if let current = probes.pgpoolPrimaryName(facts), current != host { return nil }
         switch facts[state] {
         case "t":
             return facts[probes.storedPassword].differs(from: password, user: role) ? ReplicationPasswordStep.change(probes.spec) : nil
