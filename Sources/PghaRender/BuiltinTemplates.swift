@@ -71,6 +71,9 @@ printf '%s\n' "$hacluster_password" | {{ command }}
 """##,
         "pgpass.stencil": ##"""
 *:{{ pg.port }}:*:{{ replication.user }}:{{ replication.password }}
+{% for line in pgpass_extra %}
+{{ line }}
+{% endfor %}
 
 """##,
         "pgpool-authorized-keys.stencil": ##"""
@@ -208,6 +211,10 @@ if ! on_dest {{ pgpool.sh.pg_basebackup }} -h "$primary_host" -p "$primary_port"
   log "$dest_host: pg_basebackup failed; the old data directory is $aside"
   exit 1
 fi
+# The copy carries the primary's own postgresql.conf, pg_hba.conf and these scripts: the node
+# keeps its own (pgha wrote them for this node), taken back from the directory kept aside.
+on_dest "for f in postgresql.conf pg_hba.conf recovery_1st_stage pgpool_remote_start; do if [ -f $aside/\$f ]; then cp -p $aside/\$f {{ pgpool.sh.data_dir }}/\$f || exit 1; fi; done" \
+  || { log "$dest_host: restoring its own configuration from $aside failed"; exit 1; }
 conninfo="host=$primary_host port=$primary_port user={{ replication.user }} application_name=$dest_name"
 on_dest {{ pgpool.sh.write_standby_conf }} "'$conninfo'" || exit 1
 log "$dest_host: cloned"
@@ -321,7 +328,7 @@ follow_master_command = '{{ pgpool.config_dir }}/follow_primary.sh %d %h %p %D %
 {% else %}
 follow_primary_command = '{{ pgpool.config_dir }}/follow_primary.sh %d %h %p %D %m %H %M %P %r %R'
 {% endif %}
-recovery_user = '{{ pgpool.sr_check.user }}'
+recovery_user = '{{ pgpool.recovery_user }}'
 recovery_password = ''
 recovery_1st_stage_command = 'recovery_1st_stage'
 
@@ -391,6 +398,13 @@ arping_cmd = '{{ pgpool.arping_cmd }}'
         "pool_hba.conf.stencil": ##"""
 # pool_hba.conf for cluster {{ cluster.name }}: who may connect to pgpool-II. Written by pgha; first match wins.
 # TYPE     DATABASE        USER            ADDRESS                 METHOD
+# pgha: its own reading of pgpool's settings (pgpool show all) as the health-check user, from the nodes
+{% for rule in pgpool.hba_builtin %}
+{{ rule.line }}
+{% endfor %}
+{% if pgpool.hba.count > 0 %}
+# spec: pgpool.hba
+{% endif %}
 {% for rule in pgpool.hba %}
 {{ rule.line }}
 {% endfor %}

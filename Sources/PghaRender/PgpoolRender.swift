@@ -65,17 +65,24 @@ struct PgpoolRender {
             } ?? Renderer.redacted
             users.append(["line": "\(user.name):\(entry)"])
         }
+        // Online recovery's superuser, its password derived from the key (PgpoolSecrets.recoveryPassword).
+        let recovery = key.flatMap { PgpoolSecrets.recoveryPassword(key: $0, cluster: spec.name) }
+        let recoveryEntry = key.flatMap { key in recovery.flatMap { PgpoolSecrets.aesPassword($0, key: key) } } ?? Renderer.redacted
+        users.append(["line": "\(PgpoolSecrets.recoveryUser):\(recoveryEntry)"])
         let pcpPassword = try secret(pgpool.pcpPassword, "pgpool.pcp.password")
         let sshKey = key.flatMap { PgpoolSecrets.sshKey(key: $0, cluster: spec.name) }
         let commands = vipCommands
         let sshOptions = ["-T", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=\(knownHostsPath)",
                           "-o", "ConnectTimeout=5", "-i", sshKeyPath]
         let hba = pgpool.hba.map { ["line": RenderContext.hbaLine($0)] }
+        let builtinHBA = spec.nodes.map {
+            ["line": RenderContext.hbaLine(.init(type: "host", database: "postgres", user: pgpool.healthCheck.user, address: "\($0.address)/32", method: "scram-sha-256"))]
+        }
         var context = common
         context["replication"] = ["user": replicationUser]
         context["pgpool"] = [
             "dialect": dialect.rawValue, "config_dir": pgpool.configDir, "port": pgpool.port, "pcp_port": pgpool.pcpPort,
-            "pcp_user": pgpool.pcpUser, "wd_port": pgpool.watchdogPort, "heartbeat_port": pgpool.heartbeatPort,
+            "pcp_user": pgpool.pcpUser, "recovery_user": PgpoolSecrets.recoveryUser, "wd_port": pgpool.watchdogPort, "heartbeat_port": pgpool.heartbeatPort,
             "socket_dir": "/var/run/postgresql", "pid_file": "/var/run/postgresql/pgpool.pid", "logdir": "/var/run/postgresql",
             "vip": ["ip": spec.vips.readWrite.ip, "nic": spec.vips.readWrite.nic, "cidr": spec.vips.readWrite.cidrNetmask] as [String: Any],
             "if_up_cmd": Self.commandLine(commands.up), "if_down_cmd": Self.commandLine(commands.down),
@@ -91,6 +98,7 @@ struct PgpoolRender {
             "backends": spec.nodes.enumerated().map { ["id": $0, "name": $1.name, "address": $1.address] as [String: Any] },
             "settings": pgpool.settings.map { ["key": $0.key, "value": RenderContext.confValue($0.value)] },
             "hba": hba,
+            "hba_builtin": builtinHBA,
             "users": users,
             "pcp_line": "\(pgpool.pcpUser):\(pcpPassword.map(PgpoolSecrets.md5Hex) ?? Renderer.redacted)",
             "pcppass": "localhost:\(pgpool.pcpPort):\(pgpool.pcpUser):\(pcpPassword.map(RenderContext.pgpassEscape) ?? Renderer.redacted)",

@@ -25,6 +25,21 @@ public enum PgpoolSecrets {
         return "AES" + Data(out.prefix(Int(length + final))).base64EncodedString()
     }
 
+    /// The role pgpool's online recovery logs in as (it must be a superuser: pgpool_recovery()
+    /// runs the recovery scripts). Its password is derived from the pgpool key like the SSH key:
+    /// no new secret to keep, the same on every run.
+    public static let recoveryUser = "pgha_recovery"
+
+    public static func recoveryPassword(key: String, cluster: String) -> String? {
+        var out = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        let label = Array("pgha pgpool recovery \(cluster)".utf8)
+        let secret = Array(key.utf8)
+        guard HMAC(EVP_sha256(), secret, Int32(secret.count), label, label.count, &out, &length) != nil, length == 32 else { return nil }
+        return Data(out).base64EncodedString().replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
     /// pcp.conf's form of a password: the MD5 hex digest (what `pg_md5 PASSWORD` prints).
     public static func md5Hex(_ text: String) -> String {
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))

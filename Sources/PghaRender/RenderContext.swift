@@ -26,8 +26,10 @@ struct RenderContext {
         ]
     }
 
-    func forNode(_ node: ClusterSpec.Node, replicationPassword: String) -> [String: Any] {
+    func forNode(_ node: ClusterSpec.Node, replicationPassword: String, pgpassExtra: [String] = []) -> [String: Any] {
         var context = common
+        // Topology pgpool: the health-check user through pgpool, for pgha's own reading of pgpool's settings.
+        context["pgpass_extra"] = pgpassExtra
         context["node"] = ["name": node.name, "address": node.address, "is_primary": node.name == spec.primary] as [String: Any]
         context["replication"] = ["user": spec.replication.user, "mode": spec.replication.mode.rawValue,
                                   "password": Self.pgpassEscape(replicationPassword)]
@@ -70,6 +72,17 @@ struct RenderContext {
         for node in spec.nodes {
             rules.append(.init(type: "host", database: "postgres", user: spec.replication.user,
                                address: "\(node.address)/32", method: method))
+        }
+        // Topology pgpool: pgpool's health and replication checks from every node, and online
+        // recovery's superuser (pgpool_recovery() in template1). pgha stores SCRAM verifiers.
+        if let pgpool = spec.pgpool {
+            let checkers = [pgpool.healthCheck.user, pgpool.srCheckUser].reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            for node in spec.nodes {
+                rules.append(.init(type: "host", database: "postgres", user: checkers.joined(separator: ","),
+                                   address: "\(node.address)/32", method: "scram-sha-256"))
+                rules.append(.init(type: "host", database: "template1", user: PgpoolSecrets.recoveryUser,
+                                   address: "\(node.address)/32", method: "scram-sha-256"))
+            }
         }
         return rules
     }

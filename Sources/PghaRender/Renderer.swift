@@ -117,8 +117,15 @@ public struct Renderer {
         do { password = try secrets.map { try $0(spec.replication.password) } ?? Self.redacted }
         catch { throw DiagnosticsError([Diagnostic(file: spec.file, line: 0, column: 0, message: "replication.password: \(error)")]) }
 
+        var pgpassExtra: [String] = []
+        if let pgpool = spec.pgpool, let user = pgpool.user(named: pgpool.healthCheck.user) {
+            let secret: String
+            do { secret = try secrets.map { try $0(user.password) } ?? Self.redacted }
+            catch { throw DiagnosticsError([Diagnostic(file: spec.file, line: 0, column: 0, message: "pgpool.users \(user.name): \(error)")]) }
+            pgpassExtra = ["*:\(pgpool.port):*:\(user.name):\(RenderContext.pgpassEscape(secret))"]
+        }
         for node in spec.nodes {
-            let context = RenderContext(spec: spec, dialect: dialect).forNode(node, replicationPassword: password)
+            let context = RenderContext(spec: spec, dialect: dialect).forNode(node, replicationPassword: password, pgpassExtra: pgpassExtra)
             if spec.os.manageHostsFile {
                 attempt { try file(node, "hosts.stencil", "/etc/hosts", context, mode: 0o644, owner: "root", group: "root", kind: .managedBlock) }
             }

@@ -70,7 +70,8 @@ public enum PgpoolCatalog {
         try configuration(primary, standby: false)
         b.add(StartServerStep(host: primary, role: .primary, probes: probes))
         let replicationUser = b.add(ReplicationUserStep(host: primary, probes: probes, password: c.replicationPassword))
-        var ready = [b.add(PgpoolUsersStep(host: primary, probes: probes, users: c.pgpoolUsers))]
+        b.add(PgpoolUsersStep(host: primary, probes: probes, users: c.pgpoolUsers))
+        var ready = [b.add(PgpoolRecoveryExtensionStep(host: primary, probes: probes))]
         var hbaWritten = [b.steps.last { $0.host == primary && $0.name == "pg-hba" }!.id]
         for standby in spec.standbys.map(\.name) {
             b.add(BasebackupStep(host: standby, probes: probes, rebuild: c.rebuild.contains(standby)), after: [replicationUser] + hbaWritten)
@@ -83,11 +84,18 @@ public enum PgpoolCatalog {
         var previous = ready
         var services: [String] = []
         for node in spec.nodes.map(\.name) {
-            let id = b.add(PgpoolServiceStep(host: node, pgpool: pgpool, files: serviceFiles[node] ?? []), after: previous)
+            let id = b.add(PgpoolServiceStep(host: node, pgpool: pgpool, files: serviceFiles[node] ?? [],
+                                             address: spec.node(named: node)?.address ?? node, osUser: pg.osUser.name,
+                                             desiredConf: try? c.file(node, template: "pgpool.conf.stencil").content), after: previous)
             services.append(id)
             previous = [id]
         }
-        b.add(PgpoolVerifyStep(host: primary, spec: spec, pgpool: pgpool), after: services)
+        // Day two: a node pgpool holds down is attached again or recovered online, one at a time.
+        var rejoined = services
+        for node in spec.nodes.map(\.name) {
+            rejoined = [b.add(PgpoolRejoinStep(host: node, probes: probes, pgpool: pgpool), after: rejoined)]
+        }
+        b.add(PgpoolVerifyStep(host: primary, spec: spec, pgpool: pgpool), after: rejoined)
         return try b.build()
     }
 }

@@ -92,7 +92,8 @@ public enum StepPhase: String, CaseIterable, Codable, Sendable {
              "cluster-start", "cluster-nodes", "cib-push": self = .pacemaker
         case "rewind-grants", "replication-password", "rejoin": self = .dayTwo
         case "verify", "pgpool-verify": self = .verify
-        case "pgpool-users", "pgpool-service": self = .pgpool
+        case "pgpool-users", "pgpool-service", "pgpool-recovery-extension": self = .pgpool
+        case "pgpool-rejoin": self = .dayTwo
         case _ where PgpoolCatalog.fileSteps.contains(where: { $0.name == stepName }): self = .pgpool
         default: self = .os
         }

@@ -1,4 +1,5 @@
 import Foundation
+import PghaRender
 import PghaRuntime
 import PghaSpec
 
@@ -45,7 +46,11 @@ public struct LiveSession: Sendable {
                 // Topology pgpool: no Pacemaker, so no hacluster password; pgpool's own secrets instead.
                 hacluster = ""
                 for user in pgpool.users { pgpoolUsers.append((user.name, try user.password.resolve())) }
-                for reference in [pgpool.key, pgpool.pcpPassword] { _ = try reference.resolve() }
+                _ = try pgpool.pcpPassword.resolve()
+                // Online recovery's superuser, its password derived from the pgpool key.
+                if let password = PgpoolSecrets.recoveryPassword(key: try pgpool.key.resolve(), cluster: spec.name) {
+                    pgpoolUsers.append((PgpoolSecrets.recoveryUser, password))
+                }
                 references += [pgpool.key, pgpool.pcpPassword] + pgpool.users.map(\.password)
             } else {
                 hacluster = try spec.pacemaker.haclusterPassword.resolve()

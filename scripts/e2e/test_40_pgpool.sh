@@ -53,6 +53,30 @@ before="$(sum node1)$(sum node2)$(sum node3)"
 grep -q "^No changes" /tmp/pgha-e2e-pgpool2.log || { cat /tmp/pgha-e2e-pgpool2.log; fail "re-apply wanted changes"; }
 [ "$before" = "$(sum node1)$(sum node2)$(sum node3)" ] || fail "re-apply changed something on the hosts (or restarted pgpool)"
 
+# Drift: a reloadable setting edited and reloaded by hand on node2, a rule added to node3's
+# pool_hba.conf: the plan shows both with their diffs and a reload; apply repairs them with a
+# reload (pgpool not restarted: same pid), and pgpool runs with the spec's value again.
+on node2 "sed -i 's/^health_check_period = 2$/health_check_period = 7/' /etc/pgpool2/pgpool.conf && systemctl reload pgpool2"
+on node3 "echo 'host     all             all             0.0.0.0/0               trust' >> /etc/pgpool2/pool_hba.conf"
+# pgpool show NAME lists NAME and its per-backend copies (item|value|description): the value of NAME.
+show() { on "$1" "cd / && runuser -u postgres -- psql -h $2 -p 9999 -U pgpool -d postgres -XAtw -c 'pgpool show $3'" | awk -F'|' -v k="$3" '$1 == k {print $2}'; }
+export -f show on
+wait_for 20 "node2's pgpool to run with the edited period" bash -c '[ "$(show node2 10.77.0.12 health_check_period)" = 7 ]' 
+pids="$(on node2 'pgrep -o -x pgpool') $(on node3 'pgrep -o -x pgpool')"
+set +e; out=$("$pgha" plan $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
+[ "$rc" = 2 ] || fail "plan with pgpool drift exited $rc: $out"
+grep -qE "^ +[-+] ?health_check_period = 7" <<<"$out" || fail "no diff line for health_check_period: $out"
+grep -q "reload pgpool2: runs with another health_check_period (reloadable)" <<<"$out" || fail "no reload for node2: $out"
+grep -qE "^ +[-+] ?host +all +all +0.0.0.0/0 +trust" <<<"$out" || fail "no diff line for pool_hba.conf: $out"
+grep -q "reload pgpool2: pool_hba.conf changed (reloadable)" <<<"$out" || fail "no reload for node3: $out"
+"$pgha" apply $spec -i inventory/testbed.yaml --yes > /tmp/pgha-e2e-pgpool3.log 2>&1 || { cat /tmp/pgha-e2e-pgpool3.log; fail "drift repair failed"; }
+[ "$pids" = "$(on node2 'pgrep -o -x pgpool') $(on node3 'pgrep -o -x pgpool')" ] || fail "pgpool was restarted, not reloaded"
+[ "$(show node2 10.77.0.12 health_check_period)" = 2 ] || fail "node2's pgpool runs with health_check_period $(show node2 10.77.0.12 health_check_period)"
+on node3 "! grep -q 0.0.0.0/0 /etc/pgpool2/pool_hba.conf" || fail "node3's pool_hba.conf keeps the added rule"
+set +e; out=$("$pgha" plan $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
+[ "$rc" = 0 ] || fail "plan after the repair exited $rc: $out"
+echo "drift: health_check_period edited and reloaded on node2, a trust rule in node3's pool_hba.conf: shown, repaired with reloads (same pgpool pids), plan 0"
+
 # A writer through the VIP (an insert started every 0.1 s, each logged with its start time on the
 # host's clock, ok or fail), then a fault; prints how long writes failed.
 writer() {  # writer NODE TAG: start it detached on NODE
@@ -108,13 +132,21 @@ on $other "cat /var/lib/postgresql/15/pgha/pgha-standby.conf" | grep -q "host=$n
 echo "kill -9 of node1's postmaster: writes through the VIP back after ${took}s; $newnode promoted, $other follows it (attached, streaming)"
 pcp node3 | grep -q "^10.77.0.11 5432 3 .* down" || fail "node1 is not down in pgpool: $(pcp node3)"
 
-# The old primary stays detached: pgha neither starts it as a second primary nor as a standby of
-# itself; the plan says why and how to re-attach it (pgha's own rejoin here is not built yet).
+# The old primary: the plan shows its online recovery first (destructive: its data directory is
+# moved aside, kept), apply runs pcp_recovery_node, every backend is up and streaming, plan exits 0.
 set +e; out=$("$pgha" plan $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
-[ "$rc" = 1 ] || fail "plan after the failover exited $rc: $out"
-grep -q "start-primary .*cannot be applied: PostgreSQL does not run here and pgpool-II's primary is $newnode now" <<<"$out" || fail "the plan does not explain node1: $out"
-on node1 "! test -e /var/lib/postgresql/15/pgha/postmaster.pid || ! kill -0 \$(head -1 /var/lib/postgresql/15/pgha/postmaster.pid) 2>/dev/null" || fail "node1's PostgreSQL runs"
-echo "plan after the failover: exit 1, node1 not started (pgpool's primary is $newnode)"
+[ "$rc" = 2 ] || fail "plan after the failover exited $rc: $out"
+grep -qE "^  ! pgpool-rejoin +pgpool-II holds it down and $newnode is the primary: online recovery \(pcp_recovery_node -n 0\)" <<<"$out" || fail "the plan does not show node1's online recovery: $out"
+on node1 "! test -e /var/lib/postgresql/15/pgha/postmaster.pid || ! kill -0 \$(head -1 /var/lib/postgresql/15/pgha/postmaster.pid) 2>/dev/null" || fail "node1's PostgreSQL was started"
+start=$SECONDS
+"$pgha" apply $spec -i inventory/testbed.yaml --yes > /tmp/pgha-e2e-pgpool4.log 2>&1 || { tail -20 /tmp/pgha-e2e-pgpool4.log; fail "the rejoin apply failed"; }
+rejoin=$((SECONDS - start))
+wait_for 60 "node1 up and streaming in pgpool" bash -c "ssh -F .testbed/ssh_config node3 'runuser -u postgres -- pcp_node_info -w -a -h localhost -p 9898 -U pgha' | grep -qE '^10.77.0.11 5432 [12] .* standby standby [0-9]+ streaming'"
+[ "$(pcp node3 | grep -cE ' [12] [0-9.]+ (up|waiting) up ')" = 3 ] || fail "not every backend is up: $(pcp node3)"
+on node1 "ls -d /var/lib/postgresql/15/pgha.pgpool-*" >/dev/null || fail "node1's old data directory was not kept"
+set +e; out=$("$pgha" plan $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
+[ "$rc" = 0 ] || fail "plan after the rejoin exited $rc: $out"
+echo "node1 recovered online by pgha apply in ${rejoin}s (its old data directory kept); every backend up, plan 0"
 
 # pgpool stopped on the VIP holder: the watchdog moves the VIP, writes resume.
 holder=$(vip_holders)

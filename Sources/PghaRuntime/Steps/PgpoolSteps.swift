@@ -43,7 +43,7 @@ public struct PgpoolUsersStep: Step {
     }
 
     public var summary: String {
-        "roles \((probes.spec.pgpool?.users.map(\.name) ?? []).joined(separator: ", ")) LOGIN with their passwords from pgpool.users (sensitive, on stdin); pg_monitor for \(checkers.sorted().joined(separator: ", "))"
+        "roles \((probes.spec.pgpool?.users.map(\.name) ?? []).joined(separator: ", ")) LOGIN with their passwords from pgpool.users (sensitive, on stdin); pg_monitor for \(checkers.sorted().joined(separator: ", ")); \(PgpoolSecrets.recoveryUser) SUPERUSER for online recovery (password derived from pgpool.key)"
     }
 
     /// Per user: "NAME STORED-PASSWORD MONITOR" (StoredPassword's form; monitor t/f), or nothing
@@ -51,7 +51,7 @@ public struct PgpoolUsersStep: Step {
     var state: Probe<[String: (password: StoredPassword, monitor: Bool)]> {
         let rows = users.map { user -> String in
             let literal = sqlLiteral(user.name)
-            return "select \(literal) || ' ' || replace(\(StoredPassword.sql(role: user.name)), ' ', ',') || ' ' || coalesce((select pg_has_role(oid, 'pg_monitor', 'member')::text from pg_roles where rolname = \(literal) and rolcanlogin), 'f')"
+            return "select \(literal) || ' ' || replace(\(StoredPassword.sql(role: user.name)), ' ', ',') || ' ' || coalesce((select (pg_has_role(oid, 'pg_monitor', 'member') and (rolsuper or \(sqlLiteral(user.name)) <> \(sqlLiteral(PgpoolSecrets.recoveryUser))))::text from pg_roles where rolname = \(literal) and rolcanlogin), 'f')"
         }
         let pid = probes.pg.dataDir + "/postmaster.pid"
         let sql = rows.joined(separator: " union all ")
@@ -70,6 +70,7 @@ public struct PgpoolUsersStep: Step {
         script.add(probes.running)
         script.add(probes.serverRole)
         script.add(state)
+        if let probe = probes.pgpoolPrimary { script.add(probe) }
     }
 
     func wrong(_ facts: Facts) -> [String] {
@@ -78,7 +79,9 @@ public struct PgpoolUsersStep: Step {
             guard let entry = found[user.name] else { return nil }
             if entry.password == .absent { return "create \(user.name)" }
             if !entry.password.matches(password: user.password, user: user.name) { return "\(user.name)'s password" }
-            if checkers.contains(user.name) && !entry.monitor { return "\(user.name) pg_monitor" }
+            if (checkers.contains(user.name) || user.name == PgpoolSecrets.recoveryUser) && !entry.monitor {
+                return user.name == PgpoolSecrets.recoveryUser ? "\(user.name) SUPERUSER" : "\(user.name) pg_monitor"
+            }
             return nil
         }
     }
@@ -86,6 +89,7 @@ public struct PgpoolUsersStep: Step {
     public func decide(_ facts: Facts) throws -> Change? {
         // Only on the primary, once it answers (the roles replicate to the standbys).
         guard facts[probes.running], facts[probes.serverRole] != "standby" else { return nil }
+        if let current = probes.pgpoolPrimaryName(facts), current != host { return nil }
         if facts[state].isEmpty { return Change(.create, "create roles \(users.map(\.name).joined(separator: ", ")) with their passwords (sensitive)") }
         let wrong = wrong(facts)
         if wrong.isEmpty { return nil }
@@ -103,8 +107,10 @@ public struct PgpoolUsersStep: Step {
         for user in users {
             let secret = ScramVerifier.make(password: user.password) ?? user.password
             sql += "SELECT format('CREATE ROLE %I', \(sqlLiteral(user.name))) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = \(sqlLiteral(user.name)))\\gexec\n"
-            sql += "ALTER ROLE \(sqlIdentifier(user.name)) WITH LOGIN PASSWORD \(sqlLiteral(secret));\n"
-            if checkers.contains(user.name) { sql += "GRANT pg_monitor TO \(sqlIdentifier(user.name));\n" }
+            // Online recovery's role runs pgpool_recovery(), which only a superuser may.
+            let superuser = user.name == PgpoolSecrets.recoveryUser ? " SUPERUSER" : ""
+            sql += "ALTER ROLE \(sqlIdentifier(user.name)) WITH LOGIN\(superuser) PASSWORD \(sqlLiteral(secret));\n"
+            if checkers.contains(user.name) || !superuser.isEmpty { sql += "GRANT pg_monitor TO \(sqlIdentifier(user.name));\n" }
         }
         let command = probes.pg.tools.psqlCommand.appending("-v", "ON_ERROR_STOP=1", "-q", "-f", "-").feeding(Data(sql.utf8))
         _ = try await run(command, on: connection, display: "psql (pgpool users, SQL on stdin)")
@@ -114,76 +120,6 @@ public struct PgpoolUsersStep: Step {
 /// A file pgpool-II reads (pgpool.conf, pool_hba.conf, pool_passwd, pcp.conf, pgpool_node_id):
 /// written as a FileStep; pgpool picks it up when the service step restarts or reloads it.
 public typealias PgpoolConfigStep = FileStep
-
-/// pgpool-II running with the files as written: started (and enabled at boot) where it does not
-/// run; restarted where it runs with files older than its start (Debian starts pgpool2 with its
-/// default configuration when the package is installed; a repaired file). One node at a time:
-/// the catalog orders the nodes' service steps, so the watchdog keeps a leader and the VIP.
-public struct PgpoolServiceStep: Step {
-    public let host: String
-    public let name = "pgpool-service"
-    public var dependsOn: [String] = []
-    let pgpool: PgpoolSpec
-    let files: [String]
-    static let unit = "pgpool2"
-
-    public init(host: String, pgpool: PgpoolSpec, files: [String]) {
-        self.host = host
-        self.pgpool = pgpool
-        self.files = files
-    }
-
-    public var summary: String { "start pgpool-II (\(Self.unit)) on port \(pgpool.port), enabled at boot; restart it when it runs with older files" }
-
-    /// "running=yes|no", "enabled=yes|no", "stale=FILE" per file newer than the running pgpool.
-    var state: Probe<(running: Bool, enabled: Bool, stale: [String])> {
-        let started: Shell = "started=$(( $(date +%s) - $(ps -C pgpool -o etimes= | sort -n | tail -1 | tr -d ' ') ))"
-        let checks = files.map { file -> Shell in
-            let line: String = "stale=" + file
-            return "[ \"$(stat -c %Y \(file) 2>/dev/null || echo 0)\" -ge \"$started\" ] && echo \(line)"
-        }
-        let enabled: Shell = "systemctl is-enabled \(Self.unit) >/dev/null 2>&1 && echo enabled=yes || echo enabled=no"
-        return Probe("pgpool.service", """
-            \(enabled)
-            if pgrep -x pgpool >/dev/null; then echo running=yes; \(started); \(Shell.join(checks, separator: "; ")); true; else echo running=no; fi
-            """) { text in
-            let lines = text.split(separator: "\n").map(String.init)
-            return (lines.contains("running=yes"), lines.contains("enabled=yes"),
-                    lines.filter { $0.hasPrefix("stale=") }.map { String($0.dropFirst("stale=".count)) })
-        }
-    }
-
-    public func probe(_ script: inout FactScript) { script.add(state) }
-
-    public func decide(_ facts: Facts) throws -> Change? {
-        let s = facts[state]
-        if !s.running { return Change(.create, "start \(Self.unit)\(s.enabled ? "" : " and enable it at boot")") }
-        if !s.stale.isEmpty { return Change(.update, "restart \(Self.unit): it runs with older \(s.stale.map { ($0 as NSString).lastPathComponent }.joined(separator: ", "))") }
-        if !s.enabled { return Change(.update, "enable \(Self.unit) at boot") }
-        return nil
-    }
-
-    public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
-        let s = facts[state]
-        if !s.enabled { _ = try await run(Command("systemctl", "enable", Self.unit).shell, on: connection) }
-        if s.running && s.stale.isEmpty { return }
-        // A stop that waits for the old pgpool to be gone (it releases the VIP and its ports).
-        // pgpool's fast shutdown (SIGINT) has been seen to hang with children left: after 20 s
-        // its processes are killed, as systemd would after its stop timeout (90 s).
-        if s.running {
-            let stop: Shell = "\(Command("timeout", "20", "systemctl", "stop", Self.unit)) || true"
-            let kill: Shell = "if pgrep -x pgpool >/dev/null; then \(Command("systemctl", "kill", "--signal=SIGKILL", Self.unit)) 2>/dev/null; \(Command("pkill", "-KILL", "-x", "pgpool")); fi; true"
-            _ = try await run(Shell.join([stop, kill]), on: connection, display: "systemctl stop \(Self.unit) (at most 20 s, then SIGKILL)")
-            _ = try await run(Shell.waitUntil("! pgrep -x pgpool >/dev/null", tries: 20, interval: 0.5,
-                                              failure: "pgpool did not stop"), on: connection, display: "wait until pgpool stopped")
-        }
-        _ = try await run(Command("systemctl", "start", Self.unit).shell, on: connection)
-        let open: Shell = "exec 3<>/dev/tcp/127.0.0.1/\(String(pgpool.port))"
-        _ = try await run(Shell.waitUntil("\(Command("timeout", "1", "bash", "-c", open.text)) 2>/dev/null", tries: 60, interval: 0.5,
-                                          failure: "pgpool does not answer on port \(pgpool.port) within 30 s; see its log"),
-                          on: connection, display: "wait until pgpool answers on port \(pgpool.port)")
-    }
-}
 
 /// The end of a pgpool bootstrap: the delegate VIP answers on pgpool's port, and pgpool sees
 /// every backend up (pcp_node_info through the PostgreSQL user's ~/.pcppass, as pgpool's own
@@ -244,6 +180,127 @@ public struct PgpoolVerifyStep: Step {
             _ = try await run(Shell.waitUntil(check, tries: 60, interval: 0.5,
                                               failure: "pgpool does not see backend \(id) (\(spec.nodes[id].name)) up within 30 s; `pcp_node_info -n \(id)` and pgpool's log say why"),
                               on: connection, display: "wait until pgpool sees backend \(id) up")
+        }
+    }
+}
+
+/// pgpool-II's online recovery needs its extension in template1 of the primary (pgpool_recovery,
+/// pgpool_remote_start, pgpool_pgctl: postgresql-N-pgpool2 installs them); it replicates to the
+/// standbys, so whichever node is promoted has it too.
+public struct PgpoolRecoveryExtensionStep: Step {
+    public let host: String
+    public let name = "pgpool-recovery-extension"
+    public var dependsOn: [String] = []
+    let probes: ServerProbes
+
+    public init(host: String, probes: ServerProbes) {
+        self.host = host
+        self.probes = probes
+    }
+
+    public var summary: String { "CREATE EXTENSION pgpool_recovery in template1 (online recovery)" }
+
+    var installed: Probe<String> {
+        let pid = probes.pg.dataDir + "/postmaster.pid"
+        return Probe("pgpool.recovery-extension",
+                     "[ -f \(pid) ] && \(probes.pg.tools.psql("select 'installed' from pg_extension where extname = 'pgpool_recovery'", options: ["-d", "template1"])) 2>/dev/null || true")
+    }
+
+    public func probe(_ script: inout FactScript) {
+        script.add(probes.running)
+        script.add(probes.serverRole)
+        script.add(installed)
+        if let probe = probes.pgpoolPrimary { script.add(probe) }
+    }
+
+    public func decide(_ facts: Facts) throws -> Change? {
+        guard facts[probes.running], facts[probes.serverRole] == "primary", facts[installed] != "installed" else { return nil }
+        if let current = probes.pgpoolPrimaryName(facts), current != host { return nil }
+        return Change(.create, "create extension pgpool_recovery in template1")
+    }
+
+    public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
+        _ = try await run(probes.pg.tools.psqlCommand.appending("-d", "template1", "-v", "ON_ERROR_STOP=1", "-c", "CREATE EXTENSION IF NOT EXISTS pgpool_recovery"),
+                          on: connection)
+    }
+}
+
+/// A node pgpool-II holds `down` while another is the primary (after a failover, a lost node) is
+/// brought back: when its PostgreSQL streams from the primary already, `pcp_attach_node`; else
+/// pgpool's online recovery, `pcp_recovery_node` — recovery_1st_stage on the primary moves this
+/// node's data directory aside (kept, never deleted) and clones it again, pgpool_remote_start
+/// starts it, pgpool attaches it (destructive: `!` in the plan, confirmed with the apply).
+public struct PgpoolRejoinStep: Step {
+    public let host: String
+    public let name = "pgpool-rejoin"
+    public var dependsOn: [String] = []
+    let probes: ServerProbes
+    let pgpool: PgpoolSpec
+
+    public init(host: String, probes: ServerProbes, pgpool: PgpoolSpec) {
+        self.host = host
+        self.probes = probes
+        self.pgpool = pgpool
+    }
+
+    var spec: ClusterSpec { probes.spec }
+    var id: Int { spec.nodes.firstIndex { $0.name == host } ?? 0 }
+    var address: String { spec.node(named: host)?.address ?? host }
+
+    public var summary: String { "a node pgpool-II holds down is attached again (it streams) or recovered online (pcp_recovery_node)" }
+
+    func pcp(_ tool: String, _ extra: [String] = []) -> Command {
+        Command([tool, "-w", "-h", "localhost", "-p", String(pgpool.pcpPort), "-U", pgpool.pcpUser] + extra, user: spec.postgresql.osUser.name)
+    }
+
+    /// pcp_node_info -a of this node's pgpool: address → (status 1 waiting / 2 up / 3 down, role).
+    var nodes: Probe<[String: (status: String, role: String)]> {
+        Probe("pgpool.nodes", "\(pcp("pcp_node_info", ["-a"])) 2>/dev/null || true") { text in
+            var out: [String: (String, String)] = [:]
+            for line in text.split(separator: "\n") {
+                let f = line.split(separator: " ").map(String.init)
+                if f.count >= 7 { out[f[0]] = (f[2], f[6]) }
+            }
+            return out
+        }
+    }
+
+    public func probe(_ script: inout FactScript) {
+        script.add(nodes)
+        script.add(probes.running)
+        script.add(probes.serverRole)
+        script.add(probes.serverValue("pg.streaming", "wal_receiver"))
+    }
+
+    public enum Action: Equatable { case attach, recover(from: String) }
+
+    func action(_ facts: Facts) -> Action? {
+        let all = facts[nodes]
+        guard let mine = all[address], mine.status == "3",
+              let primary = all.first(where: { $0.value.role == "primary" && $0.value.status != "3" })?.key, primary != address else { return nil }
+        let from = spec.nodes.first { $0.address == primary }?.name ?? primary
+        if facts[probes.running] && facts[probes.serverRole] == "standby" && facts[probes.serverValue("pg.streaming", "wal_receiver")] == "streaming" {
+            return .attach
+        }
+        return .recover(from: from)
+    }
+
+    public func decide(_ facts: Facts) throws -> Change? {
+        switch action(facts) {
+        case nil: return nil
+        case .attach?: return Change(.update, "attach it to pgpool-II again (pcp_attach_node -n \(id)): it streams from the primary")
+        case .recover(let from)?:
+            return Change(.destructive, "pgpool-II holds it down and \(from) is the primary: online recovery (pcp_recovery_node -n \(id)) moves \(spec.postgresql.dataDir) aside (kept as \(spec.postgresql.dataDir).pgpool-<time>), clones it again from \(from), starts it and attaches it")
+        }
+    }
+
+    public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
+        switch action(facts) {
+        case nil: return
+        case .attach?: _ = try await run(pcp("pcp_attach_node", ["-n", String(id)]), on: connection)
+        case .recover?:
+            // pcp's own timeout for a recovery is recovery_timeout (90 s by default, pgpool.conf).
+            _ = try await run(pcp("pcp_recovery_node", ["-n", String(id)]), on: connection, timeLimit: .seconds(900))
         }
     }
 }

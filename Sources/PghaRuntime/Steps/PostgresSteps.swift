@@ -367,14 +367,13 @@ public struct StartServerStep: Step {
         if facts[probes.managed] { return nil }  // Pacemaker runs PostgreSQL now
         // After a pgpool failover the spec's first primary is not the primary any more: starting
         // it (as a primary) would make two, starting a standby of it would follow the old one.
+        // Topology pgpool after a failover: the spec's first primary is not the primary any more;
+        // a node that does not run is brought back by the pgpool-rejoin step (online recovery),
+        // never started here (as a primary it would make two, as a standby it would follow the old one).
         if let current = probes.pgpoolPrimaryName(facts), current != spec.primary {
-            // This node is the primary now: nothing to start, nothing to stream from.
-            if current == host && facts[probes.running] { return nil }
-            if facts[probes.running] && role == .standby {
-                return facts[streaming] == "streaming" ? nil
-                    : Change(.update, "wait until it streams (pgpool-II's primary is \(current) now; follow_primary.sh re-points standbys)")
-            }
-            throw fail("PostgreSQL does not run here and pgpool-II's primary is \(current) now (a failover): pgha does not rejoin a node in the pgpool topology yet, so it does not start this one; re-attach it with pgpool's online recovery (pcp_recovery_node -n <id> as \(pg.osUser.name)) or by hand")
+            if !facts[probes.running] || current == host || role == .primary { return nil }
+            return facts[streaming] == "streaming" ? nil
+                : Change(.update, "wait until it streams (pgpool-II's primary is \(current) now; follow_primary.sh re-points standbys)")
         }
         switch role {
         case .standby:
