@@ -93,7 +93,7 @@ public enum PgpoolCatalog {
         // Day two: a node pgpool holds down is attached again or recovered online, one at a time.
         var rejoined = services
         for node in spec.nodes.map(\.name) {
-            rejoined = [b.add(PgpoolRejoinStep(host: node, probes: probes, pgpool: pgpool), after: rejoined)]
+            rejoined = [b.add(PgpoolRejoinStep(host: node, probes: probes, pgpool: pgpool, standbyConf: standbyConf), after: rejoined)]
         }
         b.add(PgpoolVerifyStep(host: primary, spec: spec, pgpool: pgpool), after: rejoined)
         return try b.build()

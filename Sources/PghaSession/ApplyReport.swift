@@ -156,10 +156,9 @@ extension LiveSession {
                            user: spec.postgresql.osUser.name)
         guard let rows = try? await any.run(info.shell, stdin: nil).stdout else { return nil }
         var primary = "none", standbys: [String] = []
-        for line in rows.split(separator: "\n") {
-            let f = line.split(separator: " ").map(String.init)
-            guard f.count >= 7, let node = spec.nodes.first(where: { $0.address == f[0] }) else { continue }
-            if f[6] == "primary" { primary = node.name } else { standbys.append("\(node.name) \(f[4])\(f.count > 9 && f[9] != "none" ? " " + f[9] : "")") }
+        for backend in PgpoolBackend.parse(rows) {
+            guard let node = spec.nodes.first(where: { $0.address == backend.address }) else { continue }
+            if backend.role == "primary" { primary = node.name } else { standbys.append("\(node.name) \(backend.status)\(backend.replicationState.map { " " + $0 } ?? "")") }
         }
         var holder = "no node"
         for node in spec.nodes {

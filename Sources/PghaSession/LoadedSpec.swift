@@ -94,7 +94,7 @@ public struct LoadedSpec: Sendable {
     /// topology pgpool is refused, before any host is contacted, with what to use instead.
     public func requirePacemaker(_ command: String) throws {
         guard spec.topology == .pgpool else { return }
-        throw SessionFailure(["pgha \(command): error: \(inputs.spec) has topology pgpool, and `pgha \(command)` speaks Pacemaker only so far; pgpool-II's own view: pcp_node_info -a and pcp_watchdog_info on a node (as the PostgreSQL user, with ~/.pcppass written by pgha)"])
+        throw SessionFailure(["pgha \(command): error: \(inputs.spec) has topology pgpool, and `pgha \(command)` speaks Pacemaker only so far; `pgha status` shows pgpool-II's view, and a switchover is pcp_promote_node -s -n ID on a node (as the PostgreSQL user, with ~/.pcppass written by pgha)"])
     }
 
     /// Every file of the cluster; with `secrets`, the secret references resolved (else placeholders).

@@ -14,7 +14,6 @@ public struct StatusSession: Sendable {
     public static func open(_ inputs: SessionInputs, log: SessionLog? = nil) async throws -> StatusSession {
         let loaded = try LoadedSpec.load(inputs, requireInventory: true, requireDialect: false)
         guard let inventory = loaded.inventory else { throw SessionFailure(["no inventory"]) }
-        try loaded.requirePacemaker("status")
         let counter = RoundTrips()
         var connections: [String: any HostConnection] = [:]
         var unreachable: [String: String] = [:]
@@ -37,6 +36,21 @@ public struct StatusSession: Sendable {
                             unreachable: [String: String] = [:]) async -> ClusterReport {
         var script = FactScript()
         NodeProbes(spec: spec).probe(&script)
+        let (facts, errors) = await read(script, spec: spec, connections: connections, unreachable: unreachable)
+        return ClusterReport.evaluate(spec: spec, dialect: dialect, facts: facts, errors: errors)
+    }
+
+    /// Topology pgpool: pgpool-II's view and each node's PostgreSQL, judged.
+    public func readPgpool(_ pgpool: PgpoolSpec) async -> PgpoolReport {
+        var script = FactScript()
+        PgpoolProbes(spec: loaded.spec, pgpool: pgpool).probe(&script)
+        let (facts, errors) = await Self.read(script, spec: loaded.spec, connections: connections, unreachable: unreachable)
+        return PgpoolReport.evaluate(spec: loaded.spec, pgpool: pgpool, facts: facts, errors: errors)
+    }
+
+    /// One fact script on every connection, hosts in parallel; a node that fails is nil, with its error.
+    static func read(_ script: FactScript, spec: ClusterSpec, connections: [String: any HostConnection],
+                     unreachable: [String: String]) async -> ([String: Facts?], [String: String]) {
         let script_ = script
         var facts: [String: Facts?] = [:]
         var errors = unreachable
@@ -52,7 +66,7 @@ public struct StatusSession: Sendable {
             }
         }
         for node in spec.nodes where facts[node.name] == nil { facts[node.name] = Optional<Facts>.none }
-        return ClusterReport.evaluate(spec: spec, dialect: dialect, facts: facts, errors: errors)
+        return (facts, errors)
     }
 
     public func close() async { await closeAll(connections) }

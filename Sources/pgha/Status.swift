@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PghaRuntime
 import PghaSession
+import PghaSpec
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,6 +30,7 @@ struct Status: AsyncParsableCommand {
         if let watch, !(watch >= 0.5) { throw ValidationError("--watch needs at least 0.5 seconds") }
         let session = try await cli { try await StatusSession.open(inputs.session, log: verbose ? log : nil) }
         report(session.loaded.warnings)
+        if let pgpool = session.loaded.spec.pgpool { return try await runPgpool(session, pgpool) }
         var report = await session.read()
         while true {
             if format == .json { printJSON(report) } else {
@@ -39,6 +41,23 @@ struct Status: AsyncParsableCommand {
             fflush(stdout)
             try await Task.sleep(nanoseconds: UInt64(watch * 1e9))
             report = await session.read()
+        }
+        await session.close()
+        if report.exitStatus != 0 { throw ExitCode(report.exitStatus) }
+    }
+
+    /// The pgpool topology: pgpool-II's view (backends, watchdog, delegate VIP) and PostgreSQL's.
+    func runPgpool(_ session: StatusSession, _ pgpool: PgpoolSpec) async throws {
+        var report = await session.readPgpool(pgpool)
+        while true {
+            if format == .json { printJSON(report) } else {
+                if watch != nil && isatty(1) != 0 { print("\u{1B}[H\u{1B}[2J", terminator: "") }
+                print(PgpoolStatusText.render(report, color: isatty(1) != 0), terminator: "")
+            }
+            guard let watch else { break }
+            fflush(stdout)
+            try await Task.sleep(nanoseconds: UInt64(watch * 1e9))
+            report = await session.readPgpool(pgpool)
         }
         await session.close()
         if report.exitStatus != 0 { throw ExitCode(report.exitStatus) }

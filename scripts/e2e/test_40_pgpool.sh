@@ -35,6 +35,14 @@ on "$holders" "runuser -u postgres -- pcp_watchdog_info -w -h localhost -p 9898 
   || fail "pcp_watchdog_info failed on the leader"
 head -1 /tmp/pgha-e2e-wd.txt | grep -q "^3 3 YES" || fail "the watchdog does not see 3 nodes with a quorum: $(head -1 /tmp/pgha-e2e-wd.txt)"
 
+# pgha status: pgpool's view, healthy (exit 0), node1 the primary; the JSON document says the same.
+set +e; out=$("$pgha" status $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
+[ "$rc" = 0 ] || fail "status after the bootstrap exited $rc: $out"
+grep -q "^pgha-pgpool (pgpool-II): healthy: pgpool on $vip (leader [a-z0-9]*), primary node1, 2 of 2 standbys up and streaming" <<<"$out" || fail "status: $out"
+echo "$out" | sed -n 2,6p
+"$pgha" status $spec -i inventory/testbed.yaml --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["topology"] == "pgpool" and d["health"] == "healthy" and d["primary"] == "node1" and d["vip_holder"] == d["leader"], d' \
+  || fail "status --format json"
+
 # Writes through the VIP land on the primary; reads are load balanced to the standbys.
 psql_on node1 "-c \"create table pool_e2e(id int primary key, note text); grant select, insert on pool_e2e to app\""
 app node2 "insert into pool_e2e values (1, 'through the delegate VIP')"
@@ -76,6 +84,25 @@ on node3 "! grep -q 0.0.0.0/0 /etc/pgpool2/pool_hba.conf" || fail "node3's pool_
 set +e; out=$("$pgha" plan $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
 [ "$rc" = 0 ] || fail "plan after the repair exited $rc: $out"
 echo "drift: health_check_period edited and reloaded on node2, a trust rule in node3's pool_hba.conf: shown, repaired with reloads (same pgpool pids), plan 0"
+
+# A standby's postmaster killed: pgpool holds it down; status says so (exit 2); the plan starts it
+# as a standby and attaches it again (nothing destructive); apply does; status healthy again.
+on node3 'kill -9 $(head -1 /var/lib/postgresql/15/pgha/postmaster.pid)'
+wait_for 30 "pgpool to hold node3 down" bash -c "ssh -F .testbed/ssh_config node1 'runuser -u postgres -- pcp_node_info -w -a -h localhost -p 9898 -U pgha' | grep -q '^10.77.0.13 5432 3 '"
+set +e; out=$("$pgha" status $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
+[ "$rc" = 2 ] || fail "status with a standby down exited $rc: $out"
+grep -q "node3: pgpool holds it down while node1 is the primary" <<<"$out" || fail "status does not say node3 is down: $out"
+set +e; out=$("$pgha" plan $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
+[ "$rc" = 2 ] || fail "plan with a standby down exited $rc: $out"
+grep -qE "^  ~ pgpool-rejoin +attach it to pgpool-II again \(pcp_attach_node -n 2\) once it streams from node1" <<<"$out" || fail "the plan does not re-attach node3: $out"
+! grep -q "^  !" <<<"$out" || fail "the plan for a stopped standby is destructive: $out"
+start=$SECONDS
+"$pgha" apply $spec -i inventory/testbed.yaml --yes > /tmp/pgha-e2e-pgpool5.log 2>&1 || { tail -20 /tmp/pgha-e2e-pgpool5.log; fail "re-attaching node3 failed"; }
+took=$((SECONDS - start))
+set +e; out=$("$pgha" status $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
+[ "$rc" = 0 ] || fail "status after re-attaching node3 exited $rc: $out"
+on node3 "ls -d /var/lib/postgresql/15/pgha.pgpool-* 2>/dev/null" && fail "node3's data directory was moved"
+echo "standby node3 killed: status exit 2 (held down), apply started it and attached it in ${took}s, status healthy"
 
 # A writer through the VIP (an insert started every 0.1 s, each logged with its start time on the
 # host's clock, ok or fail), then a fault; prints how long writes failed.
@@ -146,7 +173,10 @@ wait_for 60 "node1 up and streaming in pgpool" bash -c "ssh -F .testbed/ssh_conf
 on node1 "ls -d /var/lib/postgresql/15/pgha.pgpool-*" >/dev/null || fail "node1's old data directory was not kept"
 set +e; out=$("$pgha" plan $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
 [ "$rc" = 0 ] || fail "plan after the rejoin exited $rc: $out"
-echo "node1 recovered online by pgha apply in ${rejoin}s (its old data directory kept); every backend up, plan 0"
+set +e; out=$("$pgha" status $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
+[ "$rc" = 0 ] || fail "status after the rejoin exited $rc: $out"
+grep -q "primary $newnode, 2 of 2 standbys up and streaming" <<<"$out" || fail "status after the rejoin: $out"
+echo "node1 recovered online by pgha apply in ${rejoin}s (its old data directory kept); every backend up, plan 0, status healthy"
 
 # pgpool stopped on the VIP holder: the watchdog moves the VIP, writes resume.
 holder=$(vip_holders)

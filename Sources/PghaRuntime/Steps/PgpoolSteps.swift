@@ -226,61 +226,64 @@ public struct PgpoolRecoveryExtensionStep: Step {
 }
 
 /// A node pgpool-II holds `down` while another is the primary (after a failover, a lost node) is
-/// brought back: when its PostgreSQL streams from the primary already, `pcp_attach_node`; else
-/// pgpool's online recovery, `pcp_recovery_node` — recovery_1st_stage on the primary moves this
-/// node's data directory aside (kept, never deleted) and clones it again, pgpool_remote_start
-/// starts it, pgpool attaches it (destructive: `!` in the plan, confirmed with the apply).
+/// brought back: when its PostgreSQL streams from the primary already, `pcp_attach_node`; when it
+/// was a standby and is stopped (crashed, rebooted), it is started as a standby of the primary and
+/// attached once it streams; else pgpool's online recovery, `pcp_recovery_node` —
+/// recovery_1st_stage on the primary moves this node's data directory aside (kept, never
+/// deleted) and clones it again, pgpool_remote_start starts it, pgpool attaches it (destructive:
+/// `!` in the plan, confirmed with the apply). An old primary is always recovered: its WAL may
+/// have gone past the point where the new primary's timeline forked.
 public struct PgpoolRejoinStep: Step {
     public let host: String
     public let name = "pgpool-rejoin"
     public var dependsOn: [String] = []
     let probes: ServerProbes
     let pgpool: PgpoolSpec
+    /// templates/pgpool-standby-conf.sh.stencil on the host: writes primary_conninfo.
+    let standbyConf: String
 
-    public init(host: String, probes: ServerProbes, pgpool: PgpoolSpec) {
+    public init(host: String, probes: ServerProbes, pgpool: PgpoolSpec, standbyConf: String) {
         self.host = host
         self.probes = probes
         self.pgpool = pgpool
+        self.standbyConf = standbyConf
     }
 
     var spec: ClusterSpec { probes.spec }
     var id: Int { spec.nodes.firstIndex { $0.name == host } ?? 0 }
     var address: String { spec.node(named: host)?.address ?? host }
 
-    public var summary: String { "a node pgpool-II holds down is attached again (it streams) or recovered online (pcp_recovery_node)" }
-
-    func pcp(_ tool: String, _ extra: [String] = []) -> Command {
-        Command([tool, "-w", "-h", "localhost", "-p", String(pgpool.pcpPort), "-U", pgpool.pcpUser] + extra, user: spec.postgresql.osUser.name)
+    public var summary: String {
+        "a node pgpool-II holds down is attached again (it streams), started as a standby and attached (a stopped standby), or recovered online (pcp_recovery_node)"
     }
 
-    /// pcp_node_info -a of this node's pgpool: address → (status 1 waiting / 2 up / 3 down, role).
-    var nodes: Probe<[String: (status: String, role: String)]> {
-        Probe("pgpool.nodes", "\(pcp("pcp_node_info", ["-a"])) 2>/dev/null || true") { text in
-            var out: [String: (String, String)] = [:]
-            for line in text.split(separator: "\n") {
-                let f = line.split(separator: " ").map(String.init)
-                if f.count >= 7 { out[f[0]] = (f[2], f[6]) }
-            }
-            return out
-        }
-    }
+    var view: PgpoolProbes { PgpoolProbes(spec: spec, pgpool: pgpool) }
+    var streaming: Probe<String> { probes.serverValue("pg.streaming", "wal_receiver") }
+    var control: Probe<ControlData?> { NodeProbes(spec: spec).control }
 
     public func probe(_ script: inout FactScript) {
-        script.add(nodes)
+        script.add(view.backends)
         script.add(probes.running)
         script.add(probes.serverRole)
-        script.add(probes.serverValue("pg.streaming", "wal_receiver"))
+        script.add(streaming)
+        script.add(control)
     }
 
-    public enum Action: Equatable { case attach, recover(from: String) }
+    public enum Action: Equatable { case attach, start(from: String, address: String), recover(from: String) }
+
+    /// States pg_controldata gives a standby's data directory (stopped cleanly or not).
+    static let standbyStates: Set<String> = ["in archive recovery", "shut down in recovery"]
 
     func action(_ facts: Facts) -> Action? {
-        let all = facts[nodes]
-        guard let mine = all[address], mine.status == "3",
-              let primary = all.first(where: { $0.value.role == "primary" && $0.value.status != "3" })?.key, primary != address else { return nil }
-        let from = spec.nodes.first { $0.address == primary }?.name ?? primary
-        if facts[probes.running] && facts[probes.serverRole] == "standby" && facts[probes.serverValue("pg.streaming", "wal_receiver")] == "streaming" {
-            return .attach
+        let all = facts[view.backends]
+        guard let mine = all.first(where: { $0.address == address }), mine.status == "down",
+              let primary = all.first(where: { $0.role == "primary" && $0.isUp }), primary.address != address else { return nil }
+        let from = spec.nodes.first { $0.address == primary.address }?.name ?? primary.address
+        if facts[probes.running] {
+            return facts[probes.serverRole] == "standby" && facts[streaming] == "streaming" ? .attach : .recover(from: from)
+        }
+        if let state = facts[control]?.state, Self.standbyStates.contains(state), spec.nodes.contains(where: { $0.address == primary.address }) {
+            return .start(from: from, address: primary.address)
         }
         return .recover(from: from)
     }
@@ -289,6 +292,12 @@ public struct PgpoolRejoinStep: Step {
         switch action(facts) {
         case nil: return nil
         case .attach?: return Change(.update, "attach it to pgpool-II again (pcp_attach_node -n \(id)): it streams from the primary")
+        case .start(let from, let primary)?:
+            // The spec's primary is pgpool's: the start-standby step before this one starts it.
+            if primary == spec.node(named: spec.primary)?.address && host != spec.primary {
+                return Change(.update, "attach it to pgpool-II again (pcp_attach_node -n \(id)) once it streams from \(from)")
+            }
+            return Change(.update, "start it as a standby of \(from) (it was a standby and is stopped), wait until it streams, attach it (pcp_attach_node -n \(id))")
         case .recover(let from)?:
             return Change(.destructive, "pgpool-II holds it down and \(from) is the primary: online recovery (pcp_recovery_node -n \(id)) moves \(spec.postgresql.dataDir) aside (kept as \(spec.postgresql.dataDir).pgpool-<time>), clones it again from \(from), starts it and attaches it")
         }
@@ -297,10 +306,21 @@ public struct PgpoolRejoinStep: Step {
     public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
         switch action(facts) {
         case nil: return
-        case .attach?: _ = try await run(pcp("pcp_attach_node", ["-n", String(id)]), on: connection)
+        case .attach?: _ = try await run(view.pcp("pcp_attach_node", ["-n", String(id)]), on: connection)
+        case .start(let from, let primary)?:
+            let pg = spec.postgresql
+            let log = "\(pg.osUser.home)/pgha-bootstrap.log"
+            let conninfo = "host=\(primary) port=\(pg.port) user=\(spec.replication.user) application_name=\(host)"
+            _ = try await run(Command([standbyConf, conninfo], user: pg.osUser.name), on: connection)
+            _ = try await run(pg.tools.pgCtl("start", ["-w", "-t", "60", "-l", log]), on: connection)
+            let status = pg.tools.psqlCommand.appending("-c", "select status from pg_stat_wal_receiver")
+            _ = try await run(Shell.waitUntil("[ \"$(\(status) 2>/dev/null)\" = streaming ]", tries: 60, interval: 0.5,
+                                              failure: "it does not stream from \(from) within 30 s (see \(log)); the next pgha plan offers online recovery"),
+                              on: connection, display: "wait until it streams from \(from)")
+            _ = try await run(view.pcp("pcp_attach_node", ["-n", String(id)]), on: connection)
         case .recover?:
             // pcp's own timeout for a recovery is recovery_timeout (90 s by default, pgpool.conf).
-            _ = try await run(pcp("pcp_recovery_node", ["-n", String(id)]), on: connection, timeLimit: .seconds(900))
+            _ = try await run(view.pcp("pcp_recovery_node", ["-n", String(id)]), on: connection, timeLimit: .seconds(900))
         }
     }
 }
