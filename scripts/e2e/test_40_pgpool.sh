@@ -94,7 +94,7 @@ set +e; out=$("$pgha" status $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -
 grep -q "node3: pgpool holds it down while node1 is the primary" <<<"$out" || fail "status does not say node3 is down: $out"
 set +e; out=$("$pgha" plan $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
 [ "$rc" = 2 ] || fail "plan with a standby down exited $rc: $out"
-grep -qE "^  ~ pgpool-rejoin +attach it to pgpool-II again \(pcp_attach_node -n 2\) once it streams from node1" <<<"$out" || fail "the plan does not re-attach node3: $out"
+grep -qE "^  ~ pgpool-rejoin +start it as a standby of node1 \(it was a standby and is stopped\), wait until it streams, attach it \(pcp_attach_node -n 2\)" <<<"$out" || fail "the plan does not re-attach node3: $out"
 ! grep -q "^  !" <<<"$out" || fail "the plan for a stopped standby is destructive: $out"
 start=$SECONDS
 "$pgha" apply $spec -i inventory/testbed.yaml --yes > /tmp/pgha-e2e-pgpool5.log 2>&1 || { tail -20 /tmp/pgha-e2e-pgpool5.log; fail "re-attaching node3 failed"; }

@@ -93,6 +93,13 @@ public struct PgpoolUsersStep: Step {
         if facts[state].isEmpty { return Change(.create, "create roles \(users.map(\.name).joined(separator: ", ")) with their passwords (sensitive)") }
         let wrong = wrong(facts)
         if wrong.isEmpty { return nil }
+        // pgpool reads the check user's password from pool_passwd, reloaded only after this step:
+        // between the two its health checks fail and it detaches every backend (seen on the test
+        // bed: no primary left, writes refused). Not done on a running pgpool.
+        let rotated = checkers.filter { wrong.contains("\($0)'s password") }.sorted()
+        if !rotated.isEmpty && probes.pgpoolPrimaryName(facts) != nil {
+            throw StepFailure(host: host, step: name, message: "the password of pgpool's check user \(rotated.joined(separator: ", ")) differs from the spec's; changing it while pgpool-II runs makes its health checks fail until pool_passwd is reloaded, and pgpool detaches every backend. Either keep the password the cluster has, or stop pgpool2 on every node (systemctl stop pgpool2: clients lose the delegate VIP meanwhile) and run pgha apply: it sets the password, writes pool_passwd and starts pgpool again")
+        }
         return Change(wrong.allSatisfy { $0.hasPrefix("create") } ? .create : .update, "set " + wrong.joined(separator: ", ") + " (sensitive)")
     }
 
@@ -292,11 +299,7 @@ public struct PgpoolRejoinStep: Step {
         switch action(facts) {
         case nil: return nil
         case .attach?: return Change(.update, "attach it to pgpool-II again (pcp_attach_node -n \(id)): it streams from the primary")
-        case .start(let from, let primary)?:
-            // The spec's primary is pgpool's: the start-standby step before this one starts it.
-            if primary == spec.node(named: spec.primary)?.address && host != spec.primary {
-                return Change(.update, "attach it to pgpool-II again (pcp_attach_node -n \(id)) once it streams from \(from)")
-            }
+        case .start(let from, _)?:
             return Change(.update, "start it as a standby of \(from) (it was a standby and is stopped), wait until it streams, attach it (pcp_attach_node -n \(id))")
         case .recover(let from)?:
             return Change(.destructive, "pgpool-II holds it down and \(from) is the primary: online recovery (pcp_recovery_node -n \(id)) moves \(spec.postgresql.dataDir) aside (kept as \(spec.postgresql.dataDir).pgpool-<time>), clones it again from \(from), starts it and attaches it")

@@ -110,7 +110,7 @@ public struct ServerProbes: Sendable {
     public var pgpoolPrimary: Probe<String>? {
         guard let pgpool = spec.pgpool else { return nil }
         let info = Command(["pcp_node_info", "-w", "-a", "-h", "localhost", "-p", String(pgpool.pcpPort), "-U", pgpool.pcpUser], user: pg.osUser.name)
-        return Probe("pgpool.primary", "\(info) 2>/dev/null | awk '$7 == \"primary\" {print $1}' | head -1") { $0 }
+        return Probe("pgpool.primary", "\(info) 2>/dev/null | awk '$7 == \"primary\" && $3 != 3 {print $1}' | head -1") { $0 }
     }
 
     /// The node pgpool-II holds for the primary now, when it says.
@@ -365,12 +365,12 @@ public struct StartServerStep: Step {
 
     public func decide(_ facts: Facts) throws -> Change? {
         if facts[probes.managed] { return nil }  // Pacemaker runs PostgreSQL now
-        // After a pgpool failover the spec's first primary is not the primary any more: starting
-        // it (as a primary) would make two, starting a standby of it would follow the old one.
-        // Topology pgpool after a failover: the spec's first primary is not the primary any more;
-        // a node that does not run is brought back by the pgpool-rejoin step (online recovery),
-        // never started here (as a primary it would make two, as a standby it would follow the old one).
-        if let current = probes.pgpoolPrimaryName(facts), current != spec.primary {
+        // Topology pgpool once pgpool runs the cluster: a node that does not run is pgpool's to
+        // judge (it may be an old primary whose WAL went past the new primary's fork: started as
+        // a primary it would make two, as a standby it may not follow); the pgpool-rejoin step
+        // starts a stopped standby or recovers the node online. After a failover the spec's first
+        // primary is not the primary any more.
+        if let current = probes.pgpoolPrimaryName(facts) {
             if !facts[probes.running] || current == host || role == .primary { return nil }
             return facts[streaming] == "streaming" ? nil
                 : Change(.update, "wait until it streams (pgpool-II's primary is \(current) now; follow_primary.sh re-points standbys)")
