@@ -169,6 +169,7 @@ public struct PgpoolServiceStep: Step {
         case nil, .enable?: return
         case .reload?:
             _ = try await run(Command("systemctl", "reload", Self.unit).shell, on: connection)
+            try await waitReloaded(on: connection)
             _ = try await run(writeStamp, on: connection, display: "record what pgpool loaded (\(Self.stamp))")
             return
         case .restart?:
@@ -190,6 +191,28 @@ public struct PgpoolServiceStep: Step {
         _ = try await run(Shell.waitUntil("\(Command("timeout", "1", "bash", "-c", open.text)) 2>/dev/null", tries: 60, interval: 0.5,
                                           failure: "pgpool does not answer on port \(pgpool.port) within 30 s; see its log"),
                           on: connection, display: "wait until pgpool answers on port \(pgpool.port)")
+    }
+}
+
+extension PgpoolServiceStep {
+    /// After the SIGHUP each pgpool child reads pgpool.conf again on its own, and a connection
+    /// lands on any child: a plan right after a reload once saw the old value (CI, test_40).
+    /// Waits until 5 connections in a row report the spec's values (at most 15 s; a setting
+    /// pgpool still reports otherwise is then the step's "did not converge").
+    func waitReloaded(on connection: HostConnection) async throws {
+        guard let desired = desiredConf else { return }
+        var agreeing = 0
+        for _ in 0..<60 {
+            let text = (try? await connection.run(live.command, stdin: nil))?.stdout ?? ""
+            let now = PgpoolConf.showAll(text)
+            if !now.isEmpty && PgpoolConf.liveDifferences(file: desired, live: now).isEmpty {
+                agreeing += 1
+                if agreeing == 5 { return }
+                continue
+            }
+            agreeing = 0
+            try await Task.sleep(nanoseconds: 250_000_000)
+        }
     }
 }
 
