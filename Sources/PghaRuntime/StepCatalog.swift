@@ -175,7 +175,7 @@ extension StepCatalog {
         if os.timeSync != .none { b.add(TimeSyncStep(host: host, spec: spec)) }
         switch (spec.topology, spec.pgpool) {
         case (.pgpool, let pgpool?): b.add(PackagesStep.pgpool(host: host, pgpool: pgpool))
-        default: b.add(PackagesStep.cluster(host: host, dialect: c.dialect))
+        default: b.add(ClusterPackagesStep(host: host, dialect: c.dialect, fenceTypes: spec.pacemaker.fencing.map(\.type)))
         }
         switch pg.install.method {
         case .package: b.add(PackagesStep.postgresql(host: host, spec: spec))

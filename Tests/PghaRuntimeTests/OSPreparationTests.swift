@@ -83,3 +83,20 @@ final class OSPreparationTests: XCTestCase {
         XCTAssertTrue(output.contains("unit:chrony="), output)
     }
 }
+
+/// The cluster stack's packages per platform: Debian 13 splits fence-agents per agent.
+final class ClusterPackagesTests: XCTestCase {
+    func testWanted() {
+        let d12 = OSRelease(id: "debian", versionID: "12", idLike: [], prettyName: "Debian GNU/Linux 12 (bookworm)")
+        let d13 = OSRelease(id: "debian", versionID: "13", idLike: [], prettyName: "Debian GNU/Linux 13 (trixie)")
+        let el9 = OSRelease(id: "rocky", versionID: "9.4", idLike: ["rhel", "centos", "fedora"], prettyName: "Rocky Linux 9.4")
+        let base = ["pacemaker", "corosync", "pcs", "resource-agents"]
+        XCTAssertEqual(ClusterPackagesStep.wanted(os: d12, fenceTypes: ["fence_ipmilan"], present: []), base + ["fence-agents"])
+        XCTAssertEqual(ClusterPackagesStep.wanted(os: el9, fenceTypes: ["fence_ipmilan"], present: []), base + ["fence-agents"])
+        XCTAssertEqual(ClusterPackagesStep.wanted(os: d13, fenceTypes: ["fence_ipmilan", "fence_apc_snmp"], present: []),
+                       base + ["fence-agents-common", "fence-agents-ipmilan", "fence-agents-apc-snmp"])
+        // An agent already there (the test bed's fence_testbed) needs no package.
+        XCTAssertEqual(ClusterPackagesStep.wanted(os: d13, fenceTypes: ["fence_testbed"], present: ["fence_testbed"]), base + ["fence-agents-common"])
+        XCTAssertEqual(ClusterPackagesStep(host: "n", dialect: .v0_11, fenceTypes: ["fence_x;rm", "fence_ipmilan", "fence_ipmilan"]).fenceTypes, ["fence_ipmilan"])
+    }
+}

@@ -7,14 +7,16 @@ on() { local n=$1; shift; ssh -F .testbed/ssh_config "$n" "$@"; }
 fail() { echo "FAIL: $*"; exit 1; }
 [ "${PGHA_TESTBED_UP:-1}" = 1 ] || fail "the test bed is not up"
 
-# crm_mon's XML from NODE, reduced by python to "resource role node" lines.
+# crm_mon's XML from NODE, reduced by python to "resource role node" lines (Pacemaker 2.0's
+# Master/Slave said as 2.1+ say them: Promoted/Unpromoted).
 roles() {
   on "$1" "crm_mon -1 --output-as=xml" | python3 -c '
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.stdin).getroot()
+names = {"Master": "Promoted", "Slave": "Unpromoted"}
 for r in root.iter("resource"):
     for n in r.findall("node"):
-        print(r.get("id"), r.get("role"), n.get("name"))'
+        print(r.get("id"), names.get(r.get("role"), r.get("role")), n.get("name"))'
 }
 promoted() { roles "$1" | awk '$1 == "pgsql" && $2 == "Promoted" {print $3}'; }
 where() { roles "$1" | awk -v r="$2" '$1 == r && $2 == "Started" {print $3}'; }

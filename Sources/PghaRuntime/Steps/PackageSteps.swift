@@ -11,19 +11,11 @@ public struct PackagesStep: Step {
     public var dependsOn: [String] = []
     public let packages: [String]
 
-    public static let clusterPackages = ["pacemaker", "corosync", "pcs", "resource-agents", "fence-agents"]
-
     public init(host: String, name: String, packages: [String], summary: String) {
         self.host = host
         self.name = name
         self.packages = packages
         self.summary = summary
-    }
-
-    /// pacemaker, corosync, pcs, resource-agents and fence-agents (seed 000 §3).
-    public static func cluster(host: String, dialect: ClusterSpec.PcsDialect) -> PackagesStep {
-        PackagesStep(host: host, name: "cluster-packages", packages: clusterPackages,
-                     summary: "ensure installed: \(clusterPackages.joined(separator: " ")); detect pcs \(dialect.rawValue) capabilities")
     }
 
     /// The packages of `postgresql.install` (method package).

@@ -1,0 +1,72 @@
+#!/bin/bash
+# The Pacemaker topology on test-bed hosts of another Debian release (issue 15), from bare
+# hosts: `scripts/e2e/platform.sh debian-13|debian-11`, run by test_50_debian13.sh and
+# test_51_debian11.sh. Brings up a fresh 3-host bed of that release (its root built once with
+# debootstrap and kept in .testbed/roots/), prints the versions found, then: apply converges,
+# crm_mon shows the promoted instance and both VIPs, both standbys stream, a second plan exits 0,
+# a pg_hba line and a Pacemaker property changed by hand are shown and repaired, kill -9 of the
+# primary's postmaster ends with a promoted standby holding the rw VIP and every row present.
+# Leaves the bed down.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+os=$1
+case $os in
+  debian-13) pg=17 spec=specs/testbed-debian13.yaml ;;
+  debian-11) pg=13 spec=specs/testbed-debian11.yaml ;;
+  *) fail "platform.sh: unknown release $os" ;;
+esac
+inv=inventory/testbed.yaml data=/var/lib/postgresql/$pg/pgha
+trap 'scripts/testbed down >/dev/null 2>&1 || true' EXIT
+
+start=$SECONDS
+scripts/testbed down >/dev/null 2>&1 || true
+scripts/testbed up --os "$os" --nodes 3 > /tmp/pgha-e2e-$os-up.log 2>&1 || { tail -20 /tmp/pgha-e2e-$os-up.log; fail "the $os bed did not come up"; }
+cat ".testbed/roots/$os/.pgha-root"
+echo "$os bed up in $((SECONDS - start))s; on node1: $(on node1 "pcs --version; pacemakerd --version | head -1; crm_mon --version | head -1 >/dev/null; dpkg-query -W -f='resource-agents \${Version}, ' resource-agents; /usr/lib/postgresql/$pg/bin/postgres --version" | tr '\n' ' ')"
+
+# expect CODE WHAT CMD…: CMD exits CODE; its output is kept in $out.
+expect() {
+  local code=$1 what=$2; shift 2
+  set +e; out=$("$@" 2>&1); local rc=$?; set -e
+  [ "$rc" = "$code" ] || { printf '%s\n' "$out" | tail -40; fail "$what: exit $rc, expected $code"; }
+}
+
+start=$SECONDS
+expect 0 "bootstrap apply on $os" "$pgha" apply $spec -i $inv --yes
+bootstrap=$((SECONDS - start))
+printf '%s\n' "$out" | head -1
+printf '%s\n' "$out" | grep -E "^(Time per phase|Apply complete|Cluster:)"
+[ "$(promoted node1)" = node1 ] || { on node1 "crm_mon -1"; fail "pgsql is promoted on '$(promoted node1)', not node1"; }
+[ "$(roles node1 | awk '$1 == "pgsql" && $2 == "Unpromoted" {print $3}' | sort | tr '\n' ' ')" = "node2 node3 " ] || fail "standbys: $(roles node1)"
+[ "$(psql_on node1 "-c \"select count(*) from pg_stat_replication where state = 'streaming'\"")" = 2 ] || fail "two standbys do not stream"
+on node1 "ip -4 addr show eth0" | grep -q "10.77.0.100/24" || fail "the rw VIP is not on node1"
+ro=$(where node1 vip-slave)
+case $ro in node2|node3) ;; *) fail "the ro VIP is on '$ro'" ;; esac
+on "$ro" "ip -4 addr show eth0" | grep -q "10.77.0.101/24" || fail "the ro VIP is not on $ro"
+expect 0 "plan after the bootstrap" "$pgha" plan $spec -i $inv
+expect 0 "status after the bootstrap" "$pgha" status $spec -i $inv
+printf '%s\n' "$out" | head -1
+echo "$os: bootstrap ${bootstrap}s; node1 promoted, node2 and node3 streaming, rw VIP on node1, ro VIP on $ro; plan and status exit 0"
+
+# Drift: a pg_hba.conf line on node2, a cluster property: shown, repaired, plan 0.
+on node2 "echo 'host all all 10.9.9.0/24 trust' >> $data/pg_hba.conf"
+on node1 "pcs property set no-quorum-policy=ignore"
+expect 2 "plan with drift" "$pgha" plan $spec -i $inv
+grep -q '^  ~ pg-hba ' <<<"$out" || { printf '%s\n' "$out"; fail "the pg_hba.conf drift is not shown"; }
+grep -q '^      ~ property no-quorum-policy: ignore → stop' <<<"$out" || { printf '%s\n' "$out"; fail "the property drift is not shown"; }
+expect 0 "apply repairing the drift" "$pgha" apply $spec -i $inv --yes
+expect 0 "plan after the repair" "$pgha" plan $spec -i $inv
+[ "$(on node1 "crm_attribute --type crm_config --name no-quorum-policy --query --quiet")" = stop ] || fail "no-quorum-policy not repaired"
+echo "$os: a pg_hba.conf line and no-quorum-policy changed by hand: shown, repaired, plan exits 0"
+
+# kill -9 of the primary's postmaster: a standby is promoted and holds the rw VIP; every row there.
+psql_on node1 "-c \"create table e2e(id int primary key, note text); insert into e2e select g, 'before the kill' from generate_series(1, 100) g\"" >/dev/null
+lsn=$(psql_on node1 "-c 'select pg_current_wal_lsn()'")
+wait_for 30 "the standbys replayed the rows" bash -c "[ \"\$(ssh -F .testbed/ssh_config node1 \"cd / && runuser -u postgres -- psql -X -At -c \\\"select count(*) from pg_stat_replication where replay_lsn >= '$lsn'\\\"\")\" = 2 ]"
+start=$SECONDS
+on node1 "kill -9 \$(head -1 $data/postmaster.pid)"
+wait_for 120 "a standby promoted after the kill" standby_promoted node2 node2 node3
+new=$(promoted node2)
+wait_for 60 "the rw VIP on $new" bash -c "ssh -F .testbed/ssh_config $new 'ip -4 addr show eth0' | grep -q 10.77.0.100/24"
+[ "$(psql_on "$new" "-c 'select count(*) from e2e'")" = 100 ] || fail "rows missing on $new"
+echo "$os: kill -9 of node1's postmaster: $new promoted, holds the rw VIP after $((SECONDS - start))s, all 100 rows there"
