@@ -9,7 +9,18 @@ import PghaSpec
 /// count or leftover ban); `down` when no writable primary answers behind the rw VIP;
 /// `degraded` otherwise (writes are served, something needs attention).
 public struct ClusterReport: Sendable, Encodable, Equatable {
-    public enum Health: String, Sendable, Encodable { case healthy, degraded, down }
+    public enum Health: String, Sendable, Encodable {
+        case healthy, degraded, down
+
+        /// The exit status of `pgha status`: 0 healthy, 2 degraded, 3 down.
+        public var exitStatus: Int32 {
+            switch self {
+            case .healthy: return 0
+            case .degraded: return 2
+            case .down: return 3
+            }
+        }
+    }
 
     public struct Replication: Sendable, Encodable, Equatable {
         public var state: String
@@ -77,13 +88,7 @@ public struct ClusterReport: Sendable, Encodable, Equatable {
     public var allProblems: [String] { problems + nodes.flatMap { node in node.problems.map { "\(node.name): \($0)" } } }
 
     /// The exit status of `pgha status`: 0 healthy, 2 degraded, 3 down.
-    public var exitStatus: Int32 {
-        switch health {
-        case .healthy: return 0
-        case .degraded: return 2
-        case .down: return 3
-        }
-    }
+    public var exitStatus: Int32 { health.exitStatus }
 
     /// A standby further behind than this (bytes of WAL not replayed) is reported as lagging.
     public static let lagLimit = 16 * 1024 * 1024

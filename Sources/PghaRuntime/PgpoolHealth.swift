@@ -45,13 +45,7 @@ public struct PgpoolReport: Sendable, Encodable, Equatable {
 
     public var allProblems: [String] { problems + nodes.flatMap { node in node.problems.map { "\(node.name): \($0)" } } }
 
-    public var exitStatus: Int32 {
-        switch health {
-        case .healthy: return 0
-        case .degraded: return 2
-        case .down: return 3
-        }
-    }
+    public var exitStatus: Int32 { health.exitStatus }
 
     public static func evaluate(spec: ClusterSpec, pgpool: PgpoolSpec, facts: [String: Facts?], errors: [String: String] = [:]) -> PgpoolReport {
         let probes = PgpoolProbes(spec: spec, pgpool: pgpool)
