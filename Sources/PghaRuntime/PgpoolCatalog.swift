@@ -86,7 +86,7 @@ public enum PgpoolCatalog {
         for node in spec.nodes.map(\.name) {
             let id = b.add(PgpoolServiceStep(host: node, pgpool: pgpool, files: serviceFiles[node] ?? [],
                                              address: spec.node(named: node)?.address ?? node, osUser: pg.osUser.name,
-                                             desiredConf: try? c.file(node, template: "pgpool.conf.stencil").content), after: previous)
+                                             desiredConf: try c.file(node, template: "pgpool.conf.stencil").content), after: previous)
             services.append(id)
             previous = [id]
         }

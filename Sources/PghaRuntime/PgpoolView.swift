@@ -16,7 +16,8 @@ public struct PgpoolProbes: Sendable {
         self.pgpool = pgpool
     }
 
-    func pcp(_ tool: String, _ extra: [String] = []) -> Command {
+    /// A pcp command as the PostgreSQL user (its ~/.pcppass, written by pgha), to this node's pgpool.
+    public func pcp(_ tool: String, _ extra: [String] = []) -> Command {
         Command([tool, "-w", "-h", "localhost", "-p", String(pgpool.pcpPort), "-U", pgpool.pcpUser] + extra, user: spec.postgresql.osUser.name)
     }
 

@@ -152,8 +152,7 @@ extension LiveSession {
     func pgpoolStatus(_ pgpool: PgpoolSpec) async -> String? {
         let spec = loaded.spec
         guard let any = connections[spec.primary] ?? connections.values.first else { return nil }
-        let info = Command(["pcp_node_info", "-w", "-a", "-h", "localhost", "-p", String(pgpool.pcpPort), "-U", pgpool.pcpUser],
-                           user: spec.postgresql.osUser.name)
+        let info = PgpoolProbes(spec: spec, pgpool: pgpool).pcp("pcp_node_info", ["-a"])
         guard let rows = try? await any.run(info.shell, stdin: nil).stdout else { return nil }
         var primary = "none", standbys: [String] = []
         for backend in PgpoolBackend.parse(rows) {

@@ -39,3 +39,23 @@ wait_for() {
     sleep 0.5
   done
 }
+
+# exits CODE WHAT CMD…: CMD exits CODE (else its output and a failure); its output is kept in $out.
+exits() {
+  local code=$1 what=$2; shift 2
+  set +e; out=$("$@" 2>&1); local rc=$?; set -e
+  [ "$rc" = "$code" ] || { printf '%s\n' "$out"; fail "$what: exit $rc, expected $code"; }
+}
+
+# bootstrapped: the cluster of a bootstrap as crm_mon and PostgreSQL show it — node1 promoted,
+# node2 and node3 unpromoted and streaming, the rw VIP on node1, the ro VIP on a standby (its
+# node in $ro).
+bootstrapped() {
+  [ "$(promoted node1)" = node1 ] || fail "pgsql is promoted on '$(promoted node1)', not node1"
+  [ "$(roles node1 | awk '$1 == "pgsql" && $2 == "Unpromoted" {print $3}' | sort | tr '\n' ' ')" = "node2 node3 " ] || fail "standbys: $(roles node1)"
+  [ "$(psql_on node1 "-c \"select count(*) from pg_stat_replication where state = 'streaming'\"")" = 2 ] || fail "two standbys do not stream"
+  on node1 "ip -4 addr show eth0" | grep -q "10.77.0.100/24" || fail "the rw VIP is not on node1"
+  ro=$(where node1 vip-slave)
+  case $ro in node2|node3) ;; *) fail "the ro VIP is on '$ro'" ;; esac
+  on "$ro" "ip -4 addr show eth0" | grep -q "10.77.0.101/24" || fail "the ro VIP is not on $ro"
+}

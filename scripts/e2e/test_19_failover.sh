@@ -18,24 +18,18 @@ write() {
   local lsn; lsn=$(psql_on "$primary" "-c 'select pg_current_wal_lsn()'")
   wait_for 30 "the standbys replayed row $rows" bash -c "[ \"\$(ssh -F .testbed/ssh_config $primary \"cd / && runuser -u postgres -- psql -X -At -c \\\"select count(*) from pg_stat_replication where replay_lsn >= '$lsn'\\\"\")\" = 2 ]"
 }
-# expect CODE WHAT CMD…: CMD exits CODE; its output is kept in $out.
-expect() {
-  local code=$1 what=$2; shift 2
-  set +e; out=$("$@" 2>&1); local rc=$?; set -e
-  [ "$rc" = "$code" ] || { printf '%s\n' "$out"; fail "$what: exit $rc, expected $code"; }
-}
 # repair NODE: the day-two cycle after a fault that left NODE out of the cluster.
 repair() {
   local node=$1 start=$SECONDS
-  expect 2 "status after the fault" "$pgha" status $spec -i $inv
+  exits 2 "status after the fault" "$pgha" status $spec -i $inv
   grep -q "✗ $node: " <<<"$out" || { printf '%s\n' "$out"; fail "status does not name $node"; }
-  expect 2 "plan after the fault" "$pgha" plan $spec -i $inv
+  exits 2 "plan after the fault" "$pgha" plan $spec -i $inv
   grep -qE "^  [~!] rejoin +$node " <<<"$out" || { printf '%s\n' "$out"; fail "the plan has no rejoin of $node"; }
   grep -E "^  [~!] rejoin" <<<"$out"
-  expect 0 "apply" "$pgha" apply $spec -i $inv --yes
-  expect 0 "status after the apply" "$pgha" status $spec -i $inv
+  exits 0 "apply" "$pgha" apply $spec -i $inv --yes
+  exits 0 "status after the apply" "$pgha" status $spec -i $inv
   printf '%s\n' "$out" | head -1
-  expect 0 "plan after the apply" "$pgha" plan $spec -i $inv
+  exits 0 "plan after the apply" "$pgha" plan $spec -i $inv
   local primary; primary=$(promoted "$node")
   [ "$(psql_on "$node" "-c 'select count(*) from e2e'")" = "$rows" ] || fail "$node does not have the $rows rows after its rejoin"
   [ "$(psql_on "$primary" "-c 'select count(*) from e2e'")" = "$rows" ] || fail "rows lost on $primary"

@@ -23,14 +23,15 @@ public struct PgpoolServiceStep: Step {
     let address: String
     let osUser: String
     /// pgpool.conf as the spec renders it: what pgpool must run with once the file step before
-    /// this one wrote it (in a plan, the host's file is still the old one).
-    let desiredConf: String?
+    /// this one wrote it (in a plan, the host's file is still the old one; the file step reads
+    /// and repairs that file, this step compares the spec's with what pgpool runs with).
+    let desiredConf: String
     static let unit = "pgpool2"
     static let stampDir = "/run/pgha"
     static let stamp = stampDir + "/pgpool.loaded"
     static let loadedConf = stampDir + "/pgpool.conf.loaded"
 
-    public init(host: String, pgpool: PgpoolSpec, files: [String], address: String, osUser: String, desiredConf: String? = nil) {
+    public init(host: String, pgpool: PgpoolSpec, files: [String], address: String, osUser: String, desiredConf: String) {
         self.host = host
         self.desiredConf = desiredConf
         self.pgpool = pgpool
@@ -85,9 +86,8 @@ public struct PgpoolServiceStep: Step {
         }
     }
 
-    /// pgpool.conf as pgpool loaded it, and as it is now.
+    /// pgpool.conf as pgpool loaded it (the stamp's copy).
     var loaded: Probe<String> { Probe("pgpool.conf-loaded", "cat \(Self.loadedConf) 2>/dev/null || true") }
-    var current: Probe<String> { Probe("pgpool.conf-current", "cat \(conf) 2>/dev/null || true") }
 
     /// The running pgpool's settings (`pgpool show all`: item|value|description), empty when it
     /// does not answer.
@@ -100,13 +100,12 @@ public struct PgpoolServiceStep: Step {
     public func probe(_ script: inout FactScript) {
         script.add(state)
         script.add(loaded)
-        script.add(current)
         script.add(live)
     }
 
     public enum Action: Equatable, Sendable { case start, restart(String), reload(String), enable }
 
-    /// What to do, from the state and pgpool.conf as loaded and as written (pure).
+    /// What to do, from the state and pgpool.conf as loaded and as the spec has it (`current`; pure).
     public static func action(_ s: State, loaded: String, current: String, conf: String, live: [String: String] = [:]) -> Action? {
         if !s.running { return .start }
         func names(_ paths: [String]) -> String { paths.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ") }
@@ -145,7 +144,7 @@ public struct PgpoolServiceStep: Step {
     }
 
     public func decide(_ facts: Facts) throws -> Change? {
-        switch Self.action(facts[state], loaded: facts[loaded], current: desiredConf ?? facts[current], conf: conf, live: facts[live]) {
+        switch Self.action(facts[state], loaded: facts[loaded], current: desiredConf, conf: conf, live: facts[live]) {
         case nil: return nil
         case .start?: return Change(.create, "start \(Self.unit)\(facts[state].enabled ? "" : " and enable it at boot")")
         case .enable?: return Change(.update, "enable \(Self.unit) at boot")
@@ -163,7 +162,7 @@ public struct PgpoolServiceStep: Step {
 
     public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
         let s = facts[state]
-        let action = Self.action(s, loaded: facts[loaded], current: desiredConf ?? facts[current], conf: conf, live: facts[live])
+        let action = Self.action(s, loaded: facts[loaded], current: desiredConf, conf: conf, live: facts[live])
         if !s.enabled { _ = try await run(Command("systemctl", "enable", Self.unit).shell, on: connection) }
         switch action {
         case nil, .enable?: return
@@ -200,7 +199,7 @@ extension PgpoolServiceStep {
     /// Waits until 5 connections in a row report the spec's values (at most 15 s; a setting
     /// pgpool still reports otherwise is then the step's "did not converge").
     func waitReloaded(on connection: HostConnection) async throws {
-        guard let desired = desiredConf else { return }
+        let desired = desiredConf
         var agreeing = 0
         for _ in 0..<60 {
             let text = (try? await connection.run(live.command, stdin: nil))?.stdout ?? ""

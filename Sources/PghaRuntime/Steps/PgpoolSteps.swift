@@ -149,8 +149,7 @@ public struct PgpoolVerifyStep: Step {
     }
 
     func nodeInfo(_ id: Int) -> Command {
-        Command(["pcp_node_info", "-w", "-h", "localhost", "-p", String(pgpool.pcpPort), "-U", pgpool.pcpUser, "-n", String(id)],
-                user: spec.postgresql.osUser.name)
+        PgpoolProbes(spec: spec, pgpool: pgpool).pcp("pcp_node_info", ["-n", String(id)])
     }
 
     var vipOpen: Shell {
@@ -265,7 +264,7 @@ public struct PgpoolRejoinStep: Step {
     }
 
     var view: PgpoolProbes { PgpoolProbes(spec: spec, pgpool: pgpool) }
-    var streaming: Probe<String> { probes.serverValue("pg.streaming", "wal_receiver") }
+    var streaming: Probe<String> { probes.walReceiver }
     var control: Probe<ControlData?> { NodeProbes(spec: spec).control }
 
     public func probe(_ script: inout FactScript) {
@@ -314,12 +313,9 @@ public struct PgpoolRejoinStep: Step {
             let pg = spec.postgresql
             let log = "\(pg.osUser.home)/pgha-bootstrap.log"
             let conninfo = "host=\(primary) port=\(pg.port) user=\(spec.replication.user) application_name=\(host)"
-            _ = try await run(Command([standbyConf, conninfo], user: pg.osUser.name), on: connection)
-            _ = try await run(pg.tools.pgCtl("start", ["-w", "-t", "60", "-l", log]), on: connection)
-            let status = pg.tools.psqlCommand.appending("-c", "select status from pg_stat_wal_receiver")
-            _ = try await run(Shell.waitUntil("[ \"$(\(status) 2>/dev/null)\" = streaming ]", tries: 60, interval: 0.5,
-                                              failure: "it does not stream from \(from) within 30 s (see \(log)); the next pgha plan offers online recovery"),
-                              on: connection, display: "wait until it streams from \(from)")
+            try await startStandby(pg, standbyConf: standbyConf, conninfo: conninfo, log: log,
+                                   notStreaming: "it does not stream from \(from) within 30 s (see \(log)); the next pgha plan offers online recovery",
+                                   display: "wait until it streams from \(from)", on: connection)
             _ = try await run(view.pcp("pcp_attach_node", ["-n", String(id)]), on: connection)
         case .recover?:
             // pcp's own timeout for a recovery is recovery_timeout (90 s by default, pgpool.conf).

@@ -106,11 +106,13 @@ public struct ServerProbes: Sendable {
     }
 
     /// Topology pgpool: the backend pgpool-II holds for the primary now (its address), read from
-    /// this node's pgpool (pcp_node_info -a); empty when pgpool does not answer (a bootstrap).
+    /// this node's pgpool (PgpoolProbes.backends: the same read as the rejoin step's, made once
+    /// per host); empty when pgpool does not answer (a bootstrap).
     public var pgpoolPrimary: Probe<String>? {
         guard let pgpool = spec.pgpool else { return nil }
-        let info = Command(["pcp_node_info", "-w", "-a", "-h", "localhost", "-p", String(pgpool.pcpPort), "-U", pgpool.pcpUser], user: pg.osUser.name)
-        return Probe("pgpool.primary", "\(info) 2>/dev/null | awk '$7 == \"primary\" && $3 != 3 {print $1}' | head -1") { $0 }
+        return PgpoolProbes(spec: spec, pgpool: pgpool).backends.map { backends in
+            backends.first { $0.role == "primary" && $0.status != "down" }?.address ?? ""
+        }
     }
 
     /// The node pgpool-II holds for the primary now, when it says.
@@ -123,6 +125,9 @@ public struct ServerProbes: Sendable {
 
     /// What the running server is: `primary` or `standby` (empty when it does not answer).
     public var serverRole: Probe<String> { serverValue("pg.role", "role") }
+
+    /// pg_stat_wal_receiver's status ("streaming" on a standby that streams).
+    public var walReceiver: Probe<String> { serverValue("pg.streaming", "wal_receiver") }
 
     /// The replication role's stored password, as StoredPassword (no verifier travels).
     public var storedPassword: Probe<StoredPassword> {
@@ -348,7 +353,7 @@ public struct StartServerStep: Step {
     public var name: String { role == .primary ? "start-primary" : "verify-streaming" }
     var spec: ClusterSpec { probes.spec }
     var pg: ClusterSpec.PostgreSQL { probes.pg }
-    var streaming: Probe<String> { probes.serverValue("pg.streaming", "wal_receiver") }
+    var streaming: Probe<String> { probes.walReceiver }
 
     public var summary: String {
         role == .primary ? "start PostgreSQL \(pg.version) on port \(pg.port) with pg_ctl \(spec.topology == .pgpool ? "(pgpool-II connects to it; it stays up)" : "(handed to Pacemaker later)")"
@@ -397,9 +402,8 @@ public struct StartServerStep: Step {
             let primary = probes.source(facts).address
             let conninfo = "host=\(primary) port=\(pg.port) user=\(spec.replication.user) application_name=\(host)"
             if let standbyConf {
-                _ = try await run(Command([standbyConf, conninfo], user: pg.osUser.name), on: connection)
-                _ = try await run(tools.pgCtl("start", ["-w", "-t", "60", "-l", log]), on: connection)
-                return try await waitStreaming(log: log, on: connection)
+                return try await startStandby(pg, standbyConf: standbyConf, conninfo: conninfo, log: log,
+                                              notStreaming: "the standby did not start streaming within 30 s; see \(log)", on: connection)
             }
             let signal = pg.dataDir + "/standby.signal"
             // pg_ctl hands -o to postgres through /bin/sh: the conninfo's values are validated
@@ -408,14 +412,27 @@ public struct StartServerStep: Step {
                               display: "touch \(signal)")
             _ = try await run(tools.pgCtl("start", ["-w", "-t", "60", "-l", log, "-o", "-c primary_conninfo='\(conninfo)'"]), on: connection)
         }
-        try await waitStreaming(log: log, on: connection)
+        try await waitStreaming(pg, failure: "the standby did not start streaming within 30 s; see \(log)", on: connection)
+    }
+}
+
+extension Step {
+    /// Waits (30 s at most) until the server's WAL receiver streams.
+    func waitStreaming(_ pg: ClusterSpec.PostgreSQL, failure: String, display: String = "wait for streaming",
+                       on connection: HostConnection) async throws {
+        let status = pg.tools.psqlCommand.appending("-c", "select status from pg_stat_wal_receiver")
+        _ = try await run(Shell.waitUntil("[ \"$(\(status) 2>/dev/null)\" = streaming ]", tries: 60, interval: 0.5, failure: failure),
+                          on: connection, display: display)
     }
 
-    func waitStreaming(log: String, on connection: HostConnection) async throws {
-        let status = pg.tools.psqlCommand.appending("-c", "select status from pg_stat_wal_receiver")
-        _ = try await run(Shell.waitUntil("[ \"$(\(status) 2>/dev/null)\" = streaming ]", tries: 60, interval: 0.5,
-                                          failure: "the standby did not start streaming within 30 s; see \(log)"),
-                          on: connection, display: "wait for streaming")
+    /// Topology pgpool: a stopped standby started with its primary_conninfo written by
+    /// pgha-standby-conf (templates/pgpool-standby-conf.sh.stencil: it survives restarts), then
+    /// waited for until it streams.
+    func startStandby(_ pg: ClusterSpec.PostgreSQL, standbyConf: String, conninfo: String, log: String, notStreaming: String,
+                      display: String = "wait for streaming", on connection: HostConnection) async throws {
+        _ = try await run(Command([standbyConf, conninfo], user: pg.osUser.name), on: connection)
+        _ = try await run(pg.tools.pgCtl("start", ["-w", "-t", "60", "-l", log]), on: connection)
+        try await waitStreaming(pg, failure: notStreaming, display: display, on: connection)
     }
 }
 
