@@ -31,13 +31,19 @@ public enum PgpoolSecrets {
     public static let recoveryUser = "pgha_recovery"
 
     public static func recoveryPassword(key: String, cluster: String) -> String? {
+        derived(key: key, label: "pgha pgpool recovery \(cluster)").map {
+            Data($0).base64EncodedString().replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "=", with: "")
+        }
+    }
+
+    /// HMAC-SHA-256 of a label under the pgpool key: 32 bytes that only the key gives.
+    static func derived(key: String, label: String) -> [UInt8]? {
         var out = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
-        let label = Array("pgha pgpool recovery \(cluster)".utf8)
-        let secret = Array(key.utf8)
+        let label = Array(label.utf8), secret = Array(key.utf8)
         guard HMAC(EVP_sha256(), secret, Int32(secret.count), label, label.count, &out, &length) != nil, length == 32 else { return nil }
-        return Data(out).base64EncodedString().replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "=", with: "")
+        return out
     }
 
     /// pcp.conf's form of a password: the MD5 hex digest (what `pg_md5 PASSWORD` prints).
@@ -53,11 +59,7 @@ public enum PgpoolSecrets {
     /// derived from the pgpool key with HMAC-SHA-256 (an Ed25519 private key is any 32 bytes): the
     /// same key on every node and every run, and no key to generate, store or exchange.
     public static func sshKey(key: String, cluster: String) -> SSHKey? {
-        var seed = [UInt8](repeating: 0, count: 32)
-        var length: UInt32 = 0
-        let label = Array("pgha pgpool ssh ed25519 \(cluster)".utf8)
-        let secret = Array(key.utf8)
-        guard HMAC(EVP_sha256(), secret, Int32(secret.count), label, label.count, &seed, &length) != nil, length == 32,
+        guard let seed = derived(key: key, label: "pgha pgpool ssh ed25519 \(cluster)"),
               let pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nil, seed, 32) else { return nil }
         defer { EVP_PKEY_free(pkey) }
         var publicKey = [UInt8](repeating: 0, count: 32)
