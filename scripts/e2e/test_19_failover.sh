@@ -18,14 +18,16 @@ write() {
   local lsn; lsn=$(psql_on "$primary" "-c 'select pg_current_wal_lsn()'")
   wait_for 30 "the standbys replayed row $rows" bash -c "[ \"\$(ssh -F .testbed/ssh_config $primary \"cd / && runuser -u postgres -- psql -X -At -c \\\"select count(*) from pg_stat_replication where replay_lsn >= '$lsn'\\\"\")\" = 2 ]"
 }
-# repair NODE: the day-two cycle after a fault that left NODE out of the cluster.
+# repair NODE [PATTERN]: the day-two cycle after a fault that left NODE out of the cluster (the
+# plan's rejoin line matches PATTERN, when given).
 repair() {
-  local node=$1 start=$SECONDS
+  local node=$1 pattern=${2:-} start=$SECONDS
   exits 2 "status after the fault" "$pgha" status $spec -i $inv
   grep -q "✗ $node: " <<<"$out" || { printf '%s\n' "$out"; fail "status does not name $node"; }
   exits 2 "plan after the fault" "$pgha" plan $spec -i $inv
   grep -qE "^  [~!] rejoin +$node " <<<"$out" || { printf '%s\n' "$out"; fail "the plan has no rejoin of $node"; }
   grep -E "^  [~!] rejoin" <<<"$out"
+  [ -z "$pattern" ] || grep -qE "^  [~!] rejoin +$node .*$pattern" <<<"$out" || fail "the rejoin of $node does not say /$pattern/"
   exits 0 "apply" "$pgha" apply $spec -i $inv --yes
   exits 0 "status after the apply" "$pgha" status $spec -i $inv
   printf '%s\n' "$out" | head -1
@@ -59,3 +61,28 @@ echo "power-off of $new: $next promoted and holds the rw VIP after $((SECONDS - 
 # Fencing reboots it (the fence agent's default action); power it on in case it stayed off.
 scripts/testbed poweron "$new" >/dev/null 2>&1
 repair "$new"
+
+# 3. the primary's WAL senders frozen (SIGSTOP), rows committed there that no standby received,
+#    then its host loses power: the old primary diverged with commits. When the apply starts the
+#    cluster there, Pacemaker's start attempt writes standby.signal before the agent sees PGSQL.lock. The
+#    plan says what the rejoin discards (destructive); the apply keeps the WAL aside and rewinds
+#    with pg_rewind, whose crash recovery (the node was not shut down) refuses standby.signal.
+old=$(promoted node1)
+write "$old"
+start=$SECONDS
+on "$old" "pkill -STOP -u postgres -f 'walsender'"
+for i in 1 2 3; do
+  psql_on "$old" "-c \"insert into e2e select coalesce(max(id), 0) + 1, 'committed where no standby got it' from e2e\"" >/dev/null
+done
+[ "$(psql_on "$old" "-c 'select count(*) from e2e'")" = $((rows + 3)) ] || fail "the 3 rows are not on $old"
+scripts/testbed poweroff "$old" 2>/dev/null
+others=$(printf '%s\n' node1 node2 node3 | grep -vx "$old" | tr '\n' ' ')
+ask=${others%% *}
+wait_for 120 "another node promoted after diverged $old lost power" standby_promoted "$ask" $others
+next=$(promoted "$ask")
+wait_for 60 "the rw VIP on $next" bash -c "ssh -F .testbed/ssh_config $next 'ip -4 addr show eth0' | grep -q 10.77.0.100/24"
+echo "power-off of $old with 3 commits its standbys never got: $next promoted and holds the rw VIP after $((SECONDS - start))s"
+scripts/testbed poweron "$old" >/dev/null 2>&1
+repair "$old" "3 transactions committed on $old .* never reached $next and are discarded; its WAL is kept in"
+on "$old" 'ls -d /var/lib/postgresql/15/pgha.pgha-wal-* >/dev/null' || fail "$old's WAL was not kept aside"
+echo "$old rewound onto $next (pg_rewind after crash recovery); its WAL kept aside; the 3 commits no standby had are gone, as the plan said"

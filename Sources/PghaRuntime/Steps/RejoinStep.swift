@@ -285,6 +285,29 @@ public struct RejoinStep: Step {
                           on: connection, display: "wait until Pacemaker stopped PostgreSQL on \(host)")
     }
 
+    /// The standby files the agent writes when Pacemaker starts PostgreSQL here as a standby
+    /// (pgha writes them again: the agent's start after the rejoin).
+    var standbyFiles: [String] {
+        pg.version >= 12 ? [pg.dataDir + "/standby.signal", pg.dataDir + "/recovery.signal"] : [pg.dataDir + "/recovery.conf"]
+    }
+
+    /// pg_rewind needs a target that was shut down cleanly. A fenced or killed primary was not:
+    /// pg_rewind 13+ runs its crash recovery in single-user mode, which refuses to start while a
+    /// standby file is there ("standby mode is not supported by single-user servers" — the agent
+    /// wrote one when Pacemaker tried to start it as a standby after the fault); before 13 pgha
+    /// runs that crash recovery itself, as pg_rewind 13 does.
+    func prepareRewindTarget(state: String?, on connection: HostConnection) async throws {
+        for file in standbyFiles {
+            _ = try await run(SafePaths.remove(file), on: connection, display: "rm \(file) (crash recovery before pg_rewind)")
+        }
+        guard pg.version < 13, let state, !state.hasPrefix("shut down") else { return }
+        StepProgress.report?("crash recovery of \(pg.dataDir) before pg_rewind")
+        var single = pg.tools.tool("postgres", ["--single", "-F", "-D", pg.dataDir, "template1"])
+        single.stdin = Data()
+        _ = try await run(single, on: connection, display: "postgres --single -F -D \(pg.dataDir) template1 (crash recovery, as pg_rewind 13 runs it)",
+                          timeLimit: .seconds(3600))
+    }
+
     func rejoin(_ method: Method, primary: String, facts: Facts, on connection: HostConnection) async throws {
         let user = pg.osUser
         // The lock keeps the agent from starting PostgreSQL here until the data is a standby's.
@@ -300,6 +323,7 @@ public struct RejoinStep: Step {
                 _ = try await run(Command(["cp", "-rp", pg.dataDir + "/pg_wal", keptWAL], user: user.name), on: connection,
                                   display: "keep \(pg.dataDir)/pg_wal as \(keptWAL)", timeLimit: .seconds(3600))
             }
+            try await prepareRewindTarget(state: facts[node.control]?.state, on: connection)
             let source = "host=\(vip) port=\(pg.port) user=\(spec.replication.user) dbname=postgres connect_timeout=5 application_name=pgha-rewind"
             StepProgress.report?("pg_rewind onto \(primary)")
             let rewind = pg.tools.tool("pg_rewind", ["-D", pg.dataDir, "--source-server=\(source)"])
