@@ -1,6 +1,6 @@
 #!/bin/bash
 # After test_10_apply: day two. Kill the primary's postmaster, then power off the new primary
-# and power it on again. Each time Pacemaker promotes a standby and the rw VIP follows; then
+# and power it on again, then power off a primary that holds commits no standby got. Each time Pacemaker promotes a standby and the rw VIP follows; then
 # `pgha status` exits 2 naming the node, `pgha plan` exits 2 with its rejoin, `pgha apply --yes`
 # brings every node back streaming, `pgha status` and `pgha plan` exit 0, and every row
 # acknowledged (and replayed by the standbys: replication is async) before the fault is there.
