@@ -149,7 +149,7 @@ public struct PcsCommands: Sendable {
         switch dialect {
         case .v0_9: commands.append(pcs(["resource", "master", pm.pgsqlClone, pm.pgsqlResource], [rest]))
         case .v0_10: commands.append(pcs(["resource", "promotable", pm.pgsqlResource, pm.pgsqlClone], [rest]))
-        case .v0_11: commands.append(pcs(["resource", "promotable", pm.pgsqlResource, pm.pgsqlClone], [["meta"] + rest]))
+        case .v0_11, .v0_12: commands.append(pcs(["resource", "promotable", pm.pgsqlResource, pm.pgsqlClone], [["meta"] + rest]))
         }
 
         var vips = [(spec.vips.readWrite, true)]
@@ -157,7 +157,9 @@ public struct PcsCommands: Sendable {
         for (vip, _) in vips { commands.append(pcs(["resource", "group", "add", vip.group, vip.resource])) }
         for (vip, promoted) in vips {
             let roleWord = legacy ? (promoted ? "master" : "slave") : role(promoted)
-            commands.append(pcs(["constraint", "colocation", "add", vip.group, "with", roleWord, pm.pgsqlClone, "INFINITY"]))
+            // pcs 0.12 takes the score as an option (a bare score is deprecated there).
+            commands.append(pcs(["constraint", "colocation", "add", vip.group, "with", roleWord, pm.pgsqlClone,
+                                 dialect >= .v0_12 ? "score=INFINITY" : "INFINITY"]))
             commands.append(pcs(["constraint", "order", "promote", pm.pgsqlClone, "then", "start", vip.group,
                                  "symmetrical=false", legacy ? "score=INFINITY" : "kind=Mandatory"]))
             commands.append(pcs(["constraint", "order", "demote", pm.pgsqlClone, "then", "stop", vip.group,

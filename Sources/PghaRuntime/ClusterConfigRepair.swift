@@ -112,7 +112,7 @@ public struct ClusterConfigRepair {
                 for element in elements where ids.contains(element.id) {
                     let pairs = element.meta.filter { CIBValue.operationalMeta.contains($0.name) }.map { "\($0.name)=\($0.value)" }
                     guard !pairs.isEmpty else { continue }
-                    let noun = element.stonith && dialect == .v0_11 ? "stonith" : "resource"
+                    let noun = element.stonith && dialect >= .v0_11 ? "stonith" : "resource"
                     kept.append(ShellCommand(["pcs", "-f", "scratch.xml", noun, "meta", element.id] + pairs).shell)
                 }
             }

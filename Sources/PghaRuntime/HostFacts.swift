@@ -105,6 +105,14 @@ public func parseInstalledPackages(_ text: String) -> [String: String] {
     return installed
 }
 
+/// A package version without the epoch (`1:`) and the packaging revision (`-1+deb12u1`, `-3.el9`).
+public func upstream(_ packageVersion: String) -> String {
+    var version = packageVersion
+    if let colon = version.firstIndex(of: ":"), version[..<colon].allSatisfy(\.isNumber) { version = String(version[version.index(after: colon)...]) }
+    if let dash = version.lastIndex(of: "-") { version = String(version[..<dash]) }
+    return version
+}
+
 /// `pcs --version --full`: the version on the first line, capability ids after it.
 public struct PcsCapabilities: Equatable, Sendable {
     public var version: String
@@ -118,11 +126,19 @@ public struct PcsCapabilities: Equatable, Sendable {
 
     public var versionParts: [Int] { version.split(separator: ".").compactMap { Int($0.prefix { $0.isNumber }) } }
 
-    /// The dialect to generate for, by capability rather than by version number (docs/architecture.md, "pcs dialects"):
-    /// Promoted/Unpromoted roles mean 0.11+, separate node names and addresses mean 0.10.
+    /// The capability table: the capability (from pcsd's capabilities.xml) that sets each dialect
+    /// apart from the one before, newest first (docs/architecture.md, "pcs dialects").
+    public static let dialectTable: [(capability: String, dialect: ClusterSpec.PcsDialect)] = [
+        ("pcmk.constraint.colocation.simple.options.score", .v0_12),  // a constraint's score as score=
+        ("pcmk.cib.roles.promoted-unpromoted", .v0_11),               // Promoted/Unpromoted
+        ("pcs.auth.separated-name-and-address", .v0_10),              // host auth NAME addr=ADDR
+    ]
+
+    /// The dialect to generate for, by capability rather than by version number.
     public var dialect: ClusterSpec.PcsDialect {
-        if capabilities.contains("pcmk.cib.roles.promoted-unpromoted") { return .v0_11 }
-        if capabilities.contains("pcs.auth.separated-name-and-address") { return .v0_10 }
-        return .v0_9
+        Self.dialectTable.first { capabilities.contains($0.capability) }?.dialect ?? .v0_9
     }
+
+    /// `0.11.5` of `0.11.5-1+deb12u1`.
+    public var upstreamVersion: String { upstream(version) }
 }

@@ -36,6 +36,8 @@ public struct LivePlan: Codable, Equatable, Sendable {
     public var pcsDialect: String
     public var pcsDialectNote: String
     public var hosts: [Host]
+    /// What each host runs (OS, pcs, Pacemaker, Corosync, resource-agents, PostgreSQL), said after the dialect.
+    public var platform: [String]? = nil
     /// Said before the hosts: an apply running now (its lock), when there is one.
     public var notes: [String]? = nil
 
@@ -55,6 +57,7 @@ public struct LivePlan: Codable, Equatable, Sendable {
     public func text(color: Bool) -> String {
         func red(_ s: String) -> String { color ? "\u{1B}[31m\(s)\u{1B}[0m" : s }
         var out = "\(pcsDialectNote)\n"
+        for line in platform ?? [] { out += "Hosts: \(line)\n" }
         for note in notes ?? [] { out += "Note: \(note)\n" }
         for host in hosts {
             out += "\(host.name) (\(host.address)): \(host.changes.count) to change, \(host.unchanged) already right\n"

@@ -9,6 +9,8 @@ public struct LiveSession: Sendable {
     public let loaded: LoadedSpec
     /// How the pcs dialect was chosen, for the plan's first line.
     public let dialectNote: String
+    /// What each host runs (PlatformMix.lines), for the plan's second line(s).
+    public let platformLines: [String]
     public let steps: [any Step]
     public let connections: [String: any HostConnection]
     public let executor: Executor
@@ -122,6 +124,8 @@ public struct LiveSession: Sendable {
                 let holders = Set(facts.values.compactMap { $0["apply-lock"].flatMap(ApplyLock.Holder.init) }.map(\.description))
                 lockNotes = holders.sorted().map { "an apply is running: \($0); this plan may be out of date when it ends" }
             }
+            let platforms = spec.nodes.map { (host: $0.name, platform: Platform(facts[$0.name] ?? Facts([:]))) }
+            let platformLines = PlatformMix.lines(platforms)
             if spec.topology == .pgpool {
                 let versions = spec.nodes.map { (host: $0.name, output: facts[$0.name]?["pgpool-version"] ?? "") }
                 let choice: (PgpoolSpec.Dialect, String)
@@ -135,11 +139,10 @@ public struct LiveSession: Sendable {
                     steps = try build(provisional)
                     facts = try await gather(steps)
                 }
-                return LiveSession(loaded: loaded, dialectNote: choice.1, steps: steps, connections: connections,
+                return LiveSession(loaded: loaded, dialectNote: choice.1, platformLines: platformLines, steps: steps, connections: connections,
                                    executor: Executor(steps: steps, connections: connections), facts: facts, counter: counter,
                                    runID: runID, lock: lock, lockNotes: lockNotes, lease: lock?.keepAlive(), log: log)
             }
-            let platforms = spec.nodes.map { (host: $0.name, platform: Platform(facts[$0.name] ?? Facts([:]))) }
             let choice: (ClusterSpec.PcsDialect, String)
             do {
                 choice = try DialectChoice.choose(declared: loaded.declaredDialect, platforms: platforms)
@@ -150,7 +153,7 @@ public struct LiveSession: Sendable {
                 steps = try build(choice.0)
                 facts = try await gather(steps)
             }
-            return LiveSession(loaded: loaded, dialectNote: choice.1, steps: steps, connections: connections,
+            return LiveSession(loaded: loaded, dialectNote: choice.1, platformLines: platformLines, steps: steps, connections: connections,
                                executor: Executor(steps: steps, connections: connections), facts: facts, counter: counter,
                                runID: runID, lock: lock, lockNotes: lockNotes, lease: lock?.keepAlive(), log: log)
         } catch {
@@ -166,6 +169,7 @@ public struct LiveSession: Sendable {
         defer { log?("decided in \(seconds(since: decideStart))") }
         let spec = loaded.spec
         var plan = LivePlan(cluster: spec.name, pcsDialect: loaded.dialect.rawValue, pcsDialectNote: dialectNote, hosts: [])
+        plan.platform = platformLines
         if lock == nil { plan.notes = lockNotes }
         if let note = primaryNote() { plan.notes = (plan.notes ?? []) + [note] }
         let decisions = executor.plan(facts)

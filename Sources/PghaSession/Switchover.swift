@@ -42,12 +42,12 @@ public enum Switchover {
     /// pcs generation; Pacemaker 2.1 says --promoted, older ones --master).
     static func move(_ spec: ClusterSpec, to node: String, dialect: ClusterSpec.PcsDialect) -> Command {
         Command("crm_resource", "--move", "--resource", spec.pacemaker.pgsqlClone, "--node", node,
-                dialect == .v0_11 ? "--promoted" : "--master")
+                dialect >= .v0_11 ? "--promoted" : "--master")
     }
 
     static func ban(_ spec: ClusterSpec, _ node: String, dialect: ClusterSpec.PcsDialect) -> Command {
         Command("crm_resource", "--ban", "--resource", spec.pacemaker.pgsqlClone, "--node", node,
-                dialect == .v0_11 ? "--promoted" : "--master")
+                dialect >= .v0_11 ? "--promoted" : "--master")
     }
 
     /// Every constraint the move and the ban made (cli-prefer-…, cli-ban-…).

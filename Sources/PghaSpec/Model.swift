@@ -167,13 +167,21 @@ public struct ClusterSpec: Sendable {
         public var conninfoOptions: [(key: String, value: String)]
     }
 
-    public enum PcsDialect: String, CaseIterable, Sendable {
+    /// The pcs command languages pgha generates (docs/architecture.md, "pcs dialects"); each
+    /// later one is detected by the capability that sets it apart (PcsCapabilities.dialect).
+    public enum PcsDialect: String, CaseIterable, Comparable, Sendable {
         /// pcs 0.9 (EL7, corosync 2): cluster auth, setup --name, resource master, Master/Slave.
         case v0_9 = "0.9"
-        /// pcs 0.10 (EL8, corosync 3): host auth, setup NAME, promotable, Master/Slave still accepted.
+        /// pcs 0.10 (EL8, Debian 11, corosync 3): host auth, setup NAME, promotable, Master/Slave.
         case v0_10 = "0.10"
-        /// pcs 0.11/0.12 (EL9/10, Debian 12): Promoted/Unpromoted, `resource defaults update`.
+        /// pcs 0.11 (EL9, Debian 12): Promoted/Unpromoted, `resource defaults update`.
         case v0_11 = "0.11"
+        /// pcs 0.12 (EL10, Debian 13): as 0.11, and a constraint's score as `score=`.
+        case v0_12 = "0.12"
+
+        public static func < (a: PcsDialect, b: PcsDialect) -> Bool {
+            allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+        }
     }
 
     public struct Operation: Sendable, Equatable {
@@ -291,6 +299,6 @@ extension ClusterSpec.PcsDialect {
     /// The role words of a promotable clone's instances, in pcs commands and as crm_mon reports
     /// them: Pacemaker 2.1 (with pcs 0.11+) says Promoted/Unpromoted, older ones Master/Slave.
     /// The one place they are written.
-    public var promotedRole: String { self == .v0_11 ? "Promoted" : "Master" }
-    public var unpromotedRole: String { self == .v0_11 ? "Unpromoted" : "Slave" }
+    public var promotedRole: String { self >= .v0_11 ? "Promoted" : "Master" }
+    public var unpromotedRole: String { self >= .v0_11 ? "Unpromoted" : "Slave" }
 }

@@ -5,8 +5,11 @@
 # debootstrap and kept in .testbed/roots/), prints the versions found, then: apply converges,
 # crm_mon shows the promoted instance and both VIPs, both standbys stream, a second plan exits 0,
 # a pg_hba line and a Pacemaker property changed by hand are shown and repaired, kill -9 of the
-# primary's postmaster ends with a promoted standby holding the rw VIP and every row present.
-# Leaves the bed down.
+# primary's postmaster ends with a promoted standby holding the rw VIP and every row present;
+# then day two: status and plan name the failed node, apply rejoins it, and a one-round
+# kill-postgres drill recovers. Before the bootstrap, the rendered pcs resource commands run
+# offline (`pcs -f`) on a host of the release: accepted, no deprecation warning. The plan names
+# each host's versions. Leaves the bed down.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 os=$1
@@ -23,6 +26,20 @@ scripts/testbed down >/dev/null 2>&1 || true
 scripts/testbed up --os "$os" --nodes 3 > /tmp/pgha-e2e-$os-up.log 2>&1 || { tail -20 /tmp/pgha-e2e-$os-up.log; fail "the $os bed did not come up"; }
 cat ".testbed/roots/$os/.pgha-root"
 echo "$os bed up in $((SECONDS - start))s; on node1: $(on node1 "pcs --version; pacemakerd --version | head -1; crm_mon --version | head -1 >/dev/null; dpkg-query -W -f='resource-agents \${Version}, ' resource-agents; /usr/lib/postgresql/$pg/bin/postgres --version" | tr '\n' ' ')"
+
+# The rendered resource commands, run by this release's pcs against an empty CIB file.
+"$pgha" render $spec --redact-secrets --out /tmp/pgha-e2e-$os-render >/dev/null
+awk '/^pcs cluster cib-push/{exit} f; /^cp pgsql_cfg/{f=1}' /tmp/pgha-e2e-$os-render/cluster/pcs-resources.sh > /tmp/pgha-e2e-$os-pcs.sh
+set +e
+out=$(on node1 'd=$(mktemp -d) && cd "$d" && cibadmin --empty > pgsql_cfg && bash -e -s; rc=$?; rm -rf "$d"; exit $rc' < /tmp/pgha-e2e-$os-pcs.sh 2>&1); rc=$?
+set -e
+[ "$rc" = 0 ] || { printf '%s\n' "$out"; fail "pcs on $os refused a rendered resource command"; }
+! grep -i "deprecat" <<<"$out" || fail "pcs on $os warns of deprecated syntax in the rendered commands"
+echo "$os: pcs $(on node1 'pcs --version') took the $(grep -c '^pcs ' /tmp/pgha-e2e-$os-pcs.sh) rendered resource commands offline, no deprecation warning"
+
+exits 0 "plan on bare $os hosts" "$pgha" plan $spec -i $inv
+grep -E "^Hosts: " <<<"$out" | grep -q "(node1, node2, node3)$" || { printf '%s\n' "$out" | head -3; fail "the plan does not name the hosts' versions"; }
+grep -E "^Hosts: " <<<"$out"
 
 start=$SECONDS
 exits 0 "bootstrap apply on $os" "$pgha" apply $spec -i $inv --yes
@@ -58,3 +75,19 @@ new=$(promoted node2)
 wait_for 60 "the rw VIP on $new" bash -c "ssh -F .testbed/ssh_config $new 'ip -4 addr show eth0' | grep -q 10.77.0.100/24"
 [ "$(psql_on "$new" "-c 'select count(*) from e2e'")" = 100 ] || fail "rows missing on $new"
 echo "$os: kill -9 of node1's postmaster: $new promoted, holds the rw VIP after $((SECONDS - start))s, all 100 rows there"
+
+# Day two: status and plan name node1, apply rejoins it; then a one-round drill.
+start=$SECONDS
+exits 2 "status after the kill" "$pgha" status $spec -i $inv
+grep -q "✗ node1: " <<<"$out" || { printf '%s\n' "$out"; fail "status does not name node1"; }
+exits 2 "plan after the kill" "$pgha" plan $spec -i $inv
+grep -qE "^  [~!] rejoin +node1 " <<<"$out" || { printf '%s\n' "$out"; fail "the plan has no rejoin of node1"; }
+exits 0 "apply rejoining node1" "$pgha" apply $spec -i $inv --yes
+exits 0 "status after the rejoin" "$pgha" status $spec -i $inv
+exits 0 "plan after the rejoin" "$pgha" plan $spec -i $inv
+[ "$(psql_on node1 "-c 'select count(*) from e2e'")" = 100 ] || fail "node1 does not have the 100 rows after its rejoin"
+echo "$os: node1 rejoined as a standby of $new in $((SECONDS - start))s (status 2, plan, apply, status 0, plan 0)"
+exits 0 "drill kill-postgres" "$pgha" drill $spec -i $inv --fault kill-postgres --rounds 1 --yes
+grep -E "^(  round |  1 |Summary)" <<<"$out"
+exits 0 "status after the drill" "$pgha" status $spec -i $inv
+echo "$os: a one-round kill-postgres drill recovered; status healthy"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Cluster pgha-debian13: resources, groups and constraints (pcs 0.11 dialect),
+# Cluster pgha-debian13: resources, groups and constraints (pcs 0.12 dialect),
 # built offline in a CIB file and pushed once, as seed 000's cluster_setup.sh does.
 set -euo pipefail
 workdir=$(mktemp -d /tmp/pgha-cib.XXXXXX)
@@ -52,10 +52,10 @@ pcs -f pgsql_cfg resource promotable pgsql msPostgresql \
     meta promoted-max=1 promoted-node-max=1 clone-max=5 clone-node-max=1 notify=true
 pcs -f pgsql_cfg resource group add master-group vip-master
 pcs -f pgsql_cfg resource group add slave-group vip-slave
-pcs -f pgsql_cfg constraint colocation add master-group with Promoted msPostgresql INFINITY
+pcs -f pgsql_cfg constraint colocation add master-group with Promoted msPostgresql score=INFINITY
 pcs -f pgsql_cfg constraint order promote msPostgresql then start master-group symmetrical=false kind=Mandatory
 pcs -f pgsql_cfg constraint order demote msPostgresql then stop master-group symmetrical=false kind=Optional
-pcs -f pgsql_cfg constraint colocation add slave-group with Unpromoted msPostgresql INFINITY
+pcs -f pgsql_cfg constraint colocation add slave-group with Unpromoted msPostgresql score=INFINITY
 pcs -f pgsql_cfg constraint order promote msPostgresql then start slave-group symmetrical=false kind=Mandatory
 pcs -f pgsql_cfg constraint order demote msPostgresql then stop slave-group symmetrical=false kind=Optional
 pcs cluster cib-push pgsql_cfg diff-against=pgsql_cfg.orig

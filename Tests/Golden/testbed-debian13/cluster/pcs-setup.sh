@@ -1,5 +1,5 @@
 #!/bin/bash
-# Cluster pgha-debian13: authenticate the nodes, create and start the cluster (pcs 0.11).
+# Cluster pgha-debian13: authenticate the nodes, create and start the cluster (pcs 0.12).
 # Run on one node as root. The hacluster password is read from the first line of stdin and
 # handed to pcs on its stdin: it never appears in a command line.
 set -euo pipefail
