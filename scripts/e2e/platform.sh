@@ -37,6 +37,13 @@ set -e
 ! grep -i "deprecat" <<<"$out" || fail "pcs on $os warns of deprecated syntax in the rendered commands"
 echo "$os: pcs $(on node1 'pcs --version') took the $(grep -c '^pcs ' /tmp/pgha-e2e-$os-pcs.sh) rendered resource commands offline, no deprecation warning"
 
+if [ "$os" = debian-13 ]; then
+  # Debian 12's spec (PostgreSQL 15) on Debian 13 hosts: refused at plan time, saying what this release offers.
+  exits 1 "plan of the Debian 12 spec on $os" "$pgha" plan specs/testbed.yaml -i $inv
+  { grep -q "postgresql-15.*not offered by node1's package sources" <<<"$out" && grep -q "sources offer postgresql-17" <<<"$out"; } \
+    || { printf '%s\n' "$out"; fail "the plan of a PostgreSQL 15 spec on $os does not say that $os has no postgresql-15"; }
+  echo "$os: the Debian 12 spec (PostgreSQL 15) is refused at plan time: $(grep -m1 -o 'postgresql-15.*offer postgresql-17' <<<"$out")"
+fi
 exits 0 "plan on bare $os hosts" "$pgha" plan $spec -i $inv
 grep -E "^Hosts: " <<<"$out" | grep -q "(node1, node2, node3)$" || { printf '%s\n' "$out" | head -3; fail "the plan does not name the hosts' versions"; }
 grep -E "^Hosts: " <<<"$out"

@@ -30,7 +30,21 @@ public struct PackagesStep: Step {
         Probe("packages:\(name)", installedPackagesQuery(packages)) { parseInstalledPackages($0) }
     }
 
-    public func probe(_ script: inout FactScript) { script.add(installed) }
+    /// What apt knows of (`apt-cache policy`): the packages apt can find, and for the
+    /// PostgreSQL packages the server majors the sources offer. nil on hosts without apt (yum
+    /// names a missing package itself).
+    var offered: Probe<PackageOffer?> {
+        let majors: Shell = name == "postgresql-packages"
+            ? "apt-cache pkgnames postgresql- 2>/dev/null | grep -E '^postgresql-[0-9]+$' | sort -V | sed 's/^/offers /'" : "true"
+        return Probe("packages-offered:\(name)", "if command -v apt-cache >/dev/null; then echo apt; apt-cache policy \(words: packages) 2>/dev/null; \(majors); fi; true") {
+            PackageOffer.parse($0)
+        }
+    }
+
+    public func probe(_ script: inout FactScript) {
+        script.add(installed)
+        script.add(offered)
+    }
 
     func missing(_ facts: Facts) -> [String] {
         let installed = facts[installed]
@@ -39,11 +53,45 @@ public struct PackagesStep: Step {
 
     public func decide(_ facts: Facts) throws -> Change? {
         let missing = missing(facts)
+        if let offer = facts[offered] {
+            let unavailable = missing.filter { !offer.known.contains($0) }
+            if !unavailable.isEmpty {
+                let list = unavailable.joined(separator: ", ")
+                var fix = "add the package source that has \(unavailable.count == 1 ? "it" : "them")"
+                if name == "postgresql-packages" {
+                    let majors = offer.postgresqlMajors.map { "postgresql-\($0)" }.joined(separator: ", ")
+                    fix = "this host's sources offer \(majors.isEmpty ? "no PostgreSQL server package" : majors): set postgresql.version to one of those, add the PGDG repository (apt.postgresql.org) for this one, or build it from source (postgresql.install.method: source)"
+                }
+                throw fail("\(list): not offered by \(host)'s package sources (apt-cache policy does not know it): \(fix); if the package lists are stale, run apt-get update there")
+            }
+        }
         return missing.isEmpty ? nil : Change(.create, "install \(missing.joined(separator: " "))")
     }
 
     public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
         _ = try await run(installPackagesCommand(missing(facts)), on: connection)
+    }
+}
+
+/// `apt-cache policy` of some packages: those apt knows (a section each — a virtual package
+/// such as Debian 12's postgresql-contrib-15 too, which has no candidate of its own but a
+/// provider apt installs); with the server majors `apt-cache pkgnames` lists (`offers 17`).
+public struct PackageOffer: Equatable, Sendable {
+    public var known: Set<String>
+    public var postgresqlMajors: [Int]
+
+    public static func parse(_ text: String) -> PackageOffer? {
+        let lines = text.split(separator: "\n").map(String.init)
+        guard lines.first == "apt" else { return nil }
+        var offer = PackageOffer(known: [], postgresqlMajors: [])
+        for line in lines.dropFirst() {
+            if line.hasPrefix("offers postgresql-"), let major = Int(line.dropFirst("offers postgresql-".count)) {
+                offer.postgresqlMajors.append(major)
+            } else if !line.hasPrefix(" "), line.hasSuffix(":") {
+                offer.known.insert(String(line.dropLast()))
+            }
+        }
+        return offer
     }
 }
 
