@@ -4,24 +4,31 @@
 # delegate VIP on pgpool's port land on the primary, reads are balanced over the standbys; a
 # second apply changes nothing; no clear-text password is left on any host. Brings the test bed
 # down and up itself (3 hosts) and leaves it up with this cluster on it.
+#   PGHA_E2E_PGPOOL_OS=debian-13   the same on Debian 13 hosts (test_52: pgpool-II 4.6, PostgreSQL 17)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+os=${PGHA_E2E_PGPOOL_OS:-debian-12}
+case $os in
+  debian-12) pg=15 spec=specs/testbed-pgpool.yaml cluster=pgha-pgpool ;;
+  debian-13) pg=17 spec=specs/testbed-pgpool-debian13.yaml cluster=pgha-pgpool13 ;;
+  *) fail "test_40: no pgpool spec for $os" ;;
+esac
+data=/var/lib/postgresql/$pg/pgha
 export PGHA_PCP_PASSWORD=${PGHA_PCP_PASSWORD:-e2e-pcp-$RANDOM$RANDOM}
 export PGHA_PGPOOL_PASSWORD=${PGHA_PGPOOL_PASSWORD:-e2e-pgpool-$RANDOM$RANDOM}
 export PGHA_APP_PASSWORD=${PGHA_APP_PASSWORD:-e2e-app-$RANDOM$RANDOM}
 export PGHA_PGPOOL_KEY=${PGHA_PGPOOL_KEY:-e2e-key-$RANDOM$RANDOM}
-spec=specs/testbed-pgpool.yaml
 vip=10.77.0.102
 
 scripts/testbed down >/dev/null 2>&1 || true
-scripts/testbed up --nodes 3 >/dev/null 2>&1 || fail "the test bed did not come up"
+scripts/testbed up --os "$os" --nodes 3 > /tmp/pgha-e2e-pgpool-up.log 2>&1 || { tail -20 /tmp/pgha-e2e-pgpool-up.log; fail "the $os test bed did not come up"; }
 
 start=$SECONDS
 "$pgha" apply $spec -i inventory/testbed.yaml --yes > /tmp/pgha-e2e-pgpool1.log 2>&1 \
   || { tail -30 /tmp/pgha-e2e-pgpool1.log; fail "bootstrap apply failed"; }
 bootstrap=$((SECONDS - start))
 grep -q "^Apply complete" /tmp/pgha-e2e-pgpool1.log || fail "no completion line"
-grep -q "pgpool-II dialect 4.2+ names (pgpool-II version 4.3" /tmp/pgha-e2e-pgpool1.log || { head -3 /tmp/pgha-e2e-pgpool1.log; fail "the pgpool dialect was not detected"; }
+grep -q "pgpool-II dialect 4.2+ names (pgpool-II version 4\.[2-9]" /tmp/pgha-e2e-pgpool1.log || { head -3 /tmp/pgha-e2e-pgpool1.log; fail "the pgpool dialect was not detected"; }
 
 # pgpool's own view: 3 backends up, node1 the primary, a watchdog leader holding the VIP.
 holders=$(for n in node1 node2 node3; do if on $n "ip -4 addr show eth0" | grep -q "$vip/24"; then echo $n; fi; done)
@@ -38,7 +45,7 @@ head -1 /tmp/pgha-e2e-wd.txt | grep -q "^3 3 YES" || fail "the watchdog does not
 # pgha status: pgpool's view, healthy (exit 0), node1 the primary; the JSON document says the same.
 set +e; out=$("$pgha" status $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
 [ "$rc" = 0 ] || fail "status after the bootstrap exited $rc: $out"
-grep -q "^pgha-pgpool (pgpool-II): healthy: pgpool on $vip (leader [a-z0-9]*), primary node1, 2 of 2 standbys up and streaming" <<<"$out" || fail "status: $out"
+grep -q "^$cluster (pgpool-II): healthy: pgpool on $vip (leader [a-z0-9]*), primary node1, 2 of 2 standbys up and streaming" <<<"$out" || fail "status: $out"
 echo "$out" | sed -n 2,6p
 "$pgha" status $spec -i inventory/testbed.yaml --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["topology"] == "pgpool" and d["health"] == "healthy" and d["primary"] == "node1" and d["vip_holder"] == d["leader"], d' \
   || fail "status --format json"
@@ -55,7 +62,7 @@ after=$(app node3 "show pool_nodes" | awk -F'|' 'NR > 1 {s += $9} END {print s +
 echo "30 reads through the VIP: standbys' select_cnt $before → $after"
 
 # Re-apply: nothing to change, nothing changed.
-sum() { on "$1" "cat /etc/pgpool2/pgpool.conf /etc/pgpool2/pool_hba.conf /etc/pgpool2/pool_passwd /etc/pgpool2/pcp.conf /var/lib/postgresql/15/pgha/postgresql.conf /var/lib/postgresql/.ssh/authorized_keys | sha256sum; pgrep -o -x pgpool"; }
+sum() { on "$1" "cat /etc/pgpool2/pgpool.conf /etc/pgpool2/pool_hba.conf /etc/pgpool2/pool_passwd /etc/pgpool2/pcp.conf $data/postgresql.conf /var/lib/postgresql/.ssh/authorized_keys | sha256sum; pgrep -o -x pgpool"; }
 before="$(sum node1)$(sum node2)$(sum node3)"
 "$pgha" apply $spec -i inventory/testbed.yaml --yes > /tmp/pgha-e2e-pgpool2.log 2>&1 || { cat /tmp/pgha-e2e-pgpool2.log; fail "re-apply failed"; }
 grep -q "^No changes" /tmp/pgha-e2e-pgpool2.log || { cat /tmp/pgha-e2e-pgpool2.log; fail "re-apply wanted changes"; }
@@ -87,7 +94,7 @@ echo "drift: health_check_period edited and reloaded on node2, a trust rule in n
 
 # A standby's postmaster killed: pgpool holds it down; status says so (exit 2); the plan starts it
 # as a standby and attaches it again (nothing destructive); apply does; status healthy again.
-on node3 'kill -9 $(head -1 /var/lib/postgresql/15/pgha/postmaster.pid)'
+on node3 "kill -9 \$(head -1 $data/postmaster.pid)"
 wait_for 30 "pgpool to hold node3 down" bash -c "ssh -F .testbed/ssh_config node1 'runuser -u postgres -- pcp_node_info -w -a -h localhost -p 9898 -U pgha' | grep -q '^10.77.0.13 5432 3 '"
 set +e; out=$("$pgha" status $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
 [ "$rc" = 2 ] || fail "status with a standby down exited $rc: $out"
@@ -101,7 +108,7 @@ start=$SECONDS
 took=$((SECONDS - start))
 set +e; out=$("$pgha" status $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
 [ "$rc" = 0 ] || fail "status after re-attaching node3 exited $rc: $out"
-on node3 "ls -d /var/lib/postgresql/15/pgha.pgpool-* 2>/dev/null" && fail "node3's data directory was moved"
+on node3 "ls -d $data.pgpool-* 2>/dev/null" && fail "node3's data directory was moved"
 echo "standby node3 killed: status exit 2 (held down), apply started it and attached it in ${took}s, status healthy"
 
 # A writer through the VIP (an insert started every 0.1 s, each logged with its start time on the
@@ -146,7 +153,7 @@ vip_holders() { for n in node1 node2 node3; do if on $n "ip -4 addr show eth0" |
 writer node3 1
 sleep 3
 fault=$(on node3 "date +%s.%N")
-on node1 'kill -9 $(head -1 /var/lib/postgresql/15/pgha/postmaster.pid)'
+on node1 "kill -9 \$(head -1 $data/postmaster.pid)"
 wait_for 60 "a new primary in pgpool" bash -c "ssh -F .testbed/ssh_config node3 'runuser -u postgres -- pcp_node_info -w -a -h localhost -p 9898 -U pgha' | grep -qE '^10.77.0.1[23] 5432 [12] .* primary primary'"
 sleep 3
 took=$(outage node3 "$fault")
@@ -155,7 +162,7 @@ new=$(pcp node3 | awk '$7 == "primary" {print $1}')
 case $new in 10.77.0.12) newnode=node2 other=node3 otherip=10.77.0.13 ;; 10.77.0.13) newnode=node3 other=node2 otherip=10.77.0.12 ;; *) fail "pgpool's primary is '$new'" ;; esac
 acknowledged_present "$newnode" 1
 wait_for 60 "$other attached and streaming from $newnode" bash -c "ssh -F .testbed/ssh_config node3 'runuser -u postgres -- pcp_node_info -w -a -h localhost -p 9898 -U pgha' | grep -qE '^$otherip 5432 [12] .* standby standby [0-9]+ streaming'"
-on $other "cat /var/lib/postgresql/15/pgha/pgha-standby.conf" | grep -q "host=$new .*application_name=$other" || fail "$other's standby settings do not name $newnode"
+on $other "cat $data/pgha-standby.conf" | grep -q "host=$new .*application_name=$other" || fail "$other's standby settings do not name $newnode"
 echo "kill -9 of node1's postmaster: writes through the VIP back after ${took}s; $newnode promoted, $other follows it (attached, streaming)"
 pcp node3 | grep -q "^10.77.0.11 5432 3 .* down" || fail "node1 is not down in pgpool: $(pcp node3)"
 
@@ -164,13 +171,13 @@ pcp node3 | grep -q "^10.77.0.11 5432 3 .* down" || fail "node1 is not down in p
 set +e; out=$("$pgha" plan $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
 [ "$rc" = 2 ] || fail "plan after the failover exited $rc: $out"
 grep -qE "^  ! pgpool-rejoin +pgpool-II holds it down and $newnode is the primary: online recovery \(pcp_recovery_node -n 0\)" <<<"$out" || fail "the plan does not show node1's online recovery: $out"
-on node1 "! test -e /var/lib/postgresql/15/pgha/postmaster.pid || ! kill -0 \$(head -1 /var/lib/postgresql/15/pgha/postmaster.pid) 2>/dev/null" || fail "node1's PostgreSQL was started"
+on node1 "! test -e $data/postmaster.pid || ! kill -0 \$(head -1 $data/postmaster.pid) 2>/dev/null" || fail "node1's PostgreSQL was started"
 start=$SECONDS
 "$pgha" apply $spec -i inventory/testbed.yaml --yes > /tmp/pgha-e2e-pgpool4.log 2>&1 || { tail -20 /tmp/pgha-e2e-pgpool4.log; fail "the rejoin apply failed"; }
 rejoin=$((SECONDS - start))
 wait_for 60 "node1 up and streaming in pgpool" bash -c "ssh -F .testbed/ssh_config node3 'runuser -u postgres -- pcp_node_info -w -a -h localhost -p 9898 -U pgha' | grep -qE '^10.77.0.11 5432 [12] .* standby standby [0-9]+ streaming'"
 [ "$(pcp node3 | grep -cE ' [12] [0-9.]+ (up|waiting) up ')" = 3 ] || fail "not every backend is up: $(pcp node3)"
-on node1 "ls -d /var/lib/postgresql/15/pgha.pgpool-*" >/dev/null || fail "node1's old data directory was not kept"
+on node1 "ls -d $data.pgpool-*" >/dev/null || fail "node1's old data directory was not kept"
 set +e; out=$("$pgha" plan $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
 [ "$rc" = 0 ] || fail "plan after the rejoin exited $rc: $out"
 set +e; out=$("$pgha" status $spec -i inventory/testbed.yaml 2>&1); rc=$?; set -e
