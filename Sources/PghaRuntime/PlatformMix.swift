@@ -60,7 +60,7 @@ public enum PlatformMix {
         }
         if let low = dialectSet.min(), let high = dialectSet.max(), low != high {
             if high >= .v0_12 && low <= .v0_10 {
-                unsafe.append("pcs 0.12 (\(hosts(dialects) { $0 >= .v0_12 })) rejects the Master/Slave roles that the pcs 0.10 hosts' Pacemaker (\(hosts(dialects) { $0 <= .v0_10 })) needs: no pcs dialect suits both — upgrade those to the release in between first")
+                unsafe.append("pcs 0.12 (\(hosts(dialects) { $0 >= .v0_12 })) rejects the Master/Slave roles that the pcs 0.10 hosts' Pacemaker (\(hosts(dialects) { $0 <= .v0_10 })) needs: no pcs dialect suits both — upgrade \(hosts(dialects) { $0 <= .v0_10 }) to pcs 0.11 (Debian 12, EL9) first")
             } else if low == .v0_9 {
                 unsafe.append("pcs 0.9 (\(hosts(dialects) { $0 == .v0_9 })) and pcs \(high.rawValue) drive Corosync 2 and 3")
             }
