@@ -7,7 +7,7 @@
 # a pg_hba line and a Pacemaker property changed by hand are shown and repaired, kill -9 of the
 # primary's postmaster ends with a promoted standby holding the rw VIP and every row present;
 # then day two: status and plan name the failed node, apply rejoins it, and a one-round
-# kill-postgres drill recovers. Before the bootstrap, the rendered pcs resource commands run
+# kill-postgres drill recovers, and a switchover brings the primary back to node1. Before the bootstrap, the rendered pcs resource commands run
 # offline (`pcs -f`) on a host of the release: accepted, no deprecation warning. The plan names
 # each host's versions. Leaves the bed down.
 set -euo pipefail
@@ -98,3 +98,11 @@ exits 0 "drill kill-postgres" "$pgha" drill $spec -i $inv --fault kill-postgres 
 grep -E "^(  round |  1 |Summary)" <<<"$out"
 exits 0 "status after the drill" "$pgha" status $spec -i $inv
 echo "$os: a one-round kill-postgres drill recovered; status healthy"
+if [ "$(promoted node2)" != node1 ]; then
+  exits 0 "switchover to node1" "$pgha" switchover $spec -i $inv --to node1 --yes
+  grep -E "^Switchover complete" <<<"$out"
+  [ "$(promoted node2)" = node1 ] || fail "node1 is not promoted after the switchover"
+  exits 0 "plan after the switchover" "$pgha" plan $spec -i $inv
+fi
+# The cluster as Pacemaker $os reports it (recorded for the unit tests: Tests/Fixtures/crm_mon/).
+on node1 "crm_mon -1 --output-as=xml" > /tmp/pgha-e2e-$os-crm_mon.xml
