@@ -7,8 +7,9 @@ import XCTest
 /// Every step's decision, table-driven from facts recorded on the 3-node test bed
 /// (Tests/Fixtures/facts/: `PGHA_DUMP_FACT_SCRIPTS=DIR pgha plan specs/testbed.yaml` on bare hosts
 /// and again after `pgha apply`, with PGHA_REPLICATION_PASSWORD=fixture-repl and
-/// PGHA_HACLUSTER_PASSWORD=fixture-ha). Drifted and refused cases change one recorded section the
-/// way a host would show it.
+/// PGHA_HACLUSTER_PASSWORD=fixture-ha; the `packages:resource-agents` section was added later,
+/// recorded with the same probe on the installation the Debian 12 bed's hosts share). Drifted
+/// and refused cases change one recorded section the way a host would show it.
 final class StepDecisionTests: XCTestCase {
     static let passwords = ("fixture-repl", "fixture-ha")
 
@@ -220,6 +221,9 @@ final class StepDecisionTests: XCTestCase {
             ("node2/distribution-cluster", .bare, ["distribution-cluster": "main 5432 online auto 3"], [], .refused("holds data (3 user databases/tables)")),
             ("node2/distribution-cluster", .bare, ["distribution-cluster": "main 5432 down manual 0"], [], .right),
             ("node2/pgsql-agent-fix", .converged, ["ocf.crm_attribute": "2"], [], .change(.update, "crm_attribute --promotion")),
+            ("node2/pgsql-agent-fix", .converged, ["ocf.crm_attribute": "2", "packages:resource-agents": "resource-agents\tinstall ok installed\t1:4.12.0-2\n"], [],
+             .change(.update, "(resource-agents 4.12.0 has the call")),
+            ("node2/pgsql-agent-fix", .converged, ["ocf.crm_attribute": "0", "packages:resource-agents": "resource-agents\tinstall ok installed\t1:4.16.0-3+deb13u2\n"], [], .right),
             ("node2/pcs-auth", .converged, [:], [], .right),
         ]
         for (n, item) in cases.enumerated() {

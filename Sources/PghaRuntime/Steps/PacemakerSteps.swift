@@ -140,11 +140,18 @@ public struct AgentFixStep: Step {
         Int(text.split(separator: "\n").first ?? "") ?? 0
     }
 
-    public func probe(_ script: inout FactScript) { script.add(Self.calls) }
+    /// The installed resource-agents, named in the plan (the bug is read from the file, not the version).
+    static let installed = Probe("packages:resource-agents", installedPackagesQuery(["resource-agents"])) { parseInstalledPackages($0) }
+
+    public func probe(_ script: inout FactScript) {
+        script.add(Self.calls)
+        script.add(Self.installed)
+    }
 
     public func decide(_ facts: Facts) throws -> Change? {
-        facts[Self.calls] == 0 ? nil
-            : Change(.update, "patch \(Self.shellfuncs): crm_attribute -p → crm_attribute --promotion (resource-agents 4.12 on Debian 12 fails every pgsql start)")
+        guard facts[Self.calls] > 0 else { return nil }
+        let version = facts[Self.installed]["resource-agents"].map { "resource-agents \(upstream($0))" } ?? "the installed resource-agents"
+        return Change(.update, "patch \(Self.shellfuncs): crm_attribute -p → crm_attribute --promotion (\(version) has the call, which fails every pgsql start)")
     }
 
     public func apply(_ change: Change, facts: Facts, on connection: HostConnection) async throws {
