@@ -78,7 +78,7 @@ public struct LoadedSpec: Sendable {
             dialect = spec.dialect(with: inventory)
             if dialect == nil && requireDialect && spec.topology == .pacemaker {
                 diagnostics.append(Diagnostic(file: inputs.spec, line: 0, column: 0,
-                    message: "pacemaker.pcs_dialect is not set here nor in the inventory; name one of 0.9, 0.10, 0.11 (a live plan or apply detects it on the hosts)"))
+                    message: "pacemaker.pcs_dialect is not set here nor in the inventory; name one of \(ClusterSpec.PcsDialect.allCases.map(\.rawValue).joined(separator: ", ")) (a live plan or apply detects it on the hosts)"))
             }
         }
         guard !diagnostics.hasErrors, let spec = specResult.value, dialect != nil || !requireDialect || spec.topology == .pgpool else {

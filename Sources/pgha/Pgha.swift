@@ -25,7 +25,7 @@ struct Inputs: ParsableArguments {
     @Option(help: "A folder of templates overriding the built-in ones by file name.")
     var templates: String?
 
-    @Option(help: "Generate pcs commands for this pcs dialect (0.9, 0.10, 0.11), whatever the spec and inventory say.")
+    @Option(help: "Generate pcs commands for this pcs dialect (0.9, 0.10, 0.11, 0.12), whatever the spec and inventory say.")
     var pcsDialect: String?
 }
 
