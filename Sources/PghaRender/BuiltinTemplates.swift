@@ -279,7 +279,7 @@ backend_clustering_mode = 'streaming_replication'
 {% endif %}
 listen_addresses = '*'
 port = {{ pgpool.port }}
-socket_dir = '{{ pgpool.socket_dir }}'
+{{ pgpool.socket_dir_key }} = '{{ pgpool.socket_dir }}'
 pcp_listen_addresses = 'localhost'
 pcp_port = {{ pgpool.pcp_port }}
 pcp_socket_dir = '{{ pgpool.socket_dir }}'

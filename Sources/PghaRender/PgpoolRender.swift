@@ -83,7 +83,7 @@ struct PgpoolRender {
         context["pgpool"] = [
             "dialect": dialect.rawValue, "config_dir": pgpool.configDir, "port": pgpool.port, "pcp_port": pgpool.pcpPort,
             "pcp_user": pgpool.pcpUser, "recovery_user": PgpoolSecrets.recoveryUser, "wd_port": pgpool.watchdogPort, "heartbeat_port": pgpool.heartbeatPort,
-            "socket_dir": "/var/run/postgresql", "pid_file": "/var/run/postgresql/pgpool.pid", "logdir": "/var/run/postgresql",
+            "socket_dir": "/var/run/postgresql", "socket_dir_key": dialect >= .v4_5 ? "unix_socket_directories" : "socket_dir", "pid_file": "/var/run/postgresql/pgpool.pid", "logdir": "/var/run/postgresql",
             "vip": ["ip": spec.vips.readWrite.ip, "nic": spec.vips.readWrite.nic, "cidr": spec.vips.readWrite.cidrNetmask] as [String: Any],
             "if_up_cmd": Self.commandLine(commands.up), "if_down_cmd": Self.commandLine(commands.down),
             "arping_cmd": Self.commandLine(commands.arping),

@@ -16,7 +16,7 @@ public enum PgpoolDialectChoice {
             if let declared, declared != detected {
                 throw DialectProblem(message: "pgpool.dialect is \(declared.rawValue) but the hosts run \(version) (\(detected.rawValue) names); correct pgpool.dialect or remove it")
             }
-            return (detected, "pgpool-II dialect \(detected.rawValue)\(detected == .v4_2 ? "+" : "") names (\(version) on the hosts)")
+            return (detected, "pgpool-II dialect \(detected.rawValue)\(detected == .v4_0 ? "" : "+") names (\(version) on the hosts)")
         }
         if let declared { return (declared, "pgpool-II dialect \(declared.rawValue) names (pgpool.dialect; pgpool-II is not installed yet)") }
         return (.v4_2, "pgpool-II dialect 4.2+ names (pgpool-II is not installed yet; the distributions ship 4.2 or later)")

@@ -17,6 +17,8 @@ public struct PgpoolSpec: Sendable {
     public enum Dialect: String, CaseIterable, Sendable, Comparable {
         case v4_0 = "4.0"
         case v4_2 = "4.2"
+        /// 4.5+: `socket_dir` is `unix_socket_directories` (4.6 ignores the old name).
+        case v4_5 = "4.5"
         public static func < (a: Dialect, b: Dialect) -> Bool { a.rawValue < b.rawValue }
 
         /// The dialect of an installed pgpool-II (`pgpool --version`: "pgpool-II version 4.3.5 (tamahomeboshi)").
@@ -25,7 +27,7 @@ public struct PgpoolSpec: Sendable {
             let parts = versionOutput[range].dropFirst("version ".count).split(separator: ".").compactMap { Int($0) }
             guard parts.count == 2 else { return nil }
             if parts[0] < 4 { return nil }
-            return (parts[0], parts[1]) < (4, 2) ? .v4_0 : .v4_2
+            return (parts[0], parts[1]) < (4, 2) ? .v4_0 : (parts[0], parts[1]) < (4, 5) ? .v4_2 : .v4_5
         }
     }
 

@@ -1,4 +1,5 @@
 import PghaRuntime
+import PghaSpec
 import XCTest
 
 /// Reload or restart: from what pgpool loaded (pgha's stamp) and what is written now.
@@ -73,5 +74,29 @@ final class PgpoolServiceTests: XCTestCase {
         XCTAssertEqual(PgpoolConf.liveDifferences(file: file.replacingOccurrences(of: "delegate_IP = '10.77.0.102'", with: "delegate_IP = '10.77.0.103'"), live: live), ["delegate_IP"])
         XCTAssertFalse(PgpoolConf.same(file: "2", running: "20s"))
         XCTAssertFalse(PgpoolConf.same(file: "'on'", running: "off"))
+    }
+
+    /// pgpool-II 4.6.1 as recorded on a Debian 13 bed host: every setting agrees with the
+    /// rendered file except delegate_ip, which it shows as `IntervalStyle` while it runs with the
+    /// file's address; that value is compared with the file pgpool was started with instead.
+    func testRecorded461MisreportsDelegateIP() throws {
+        let live = PgpoolConf.showAll(try String(contentsOfFile: "\(repositoryRoot)/Tests/Fixtures/pgpool/show-all-4.6.1-node1.txt", encoding: .utf8))
+        let file = try String(contentsOfFile: "\(repositoryRoot)/Tests/Golden/testbed-pgpool-debian13/node1/etc/pgpool2/pgpool.conf", encoding: .utf8)
+        XCTAssertEqual(live["delegate_ip"], "IntervalStyle")
+        XCTAssertEqual(live["unix_socket_directories"], "/tmp", "recorded while the file still said socket_dir, which 4.6 ignores")
+        XCTAssertTrue(PgpoolConf.misreported("delegate_IP", running: "IntervalStyle"))
+        XCTAssertFalse(PgpoolConf.misreported("delegate_IP", running: "10.77.0.102"))
+        XCTAssertFalse(PgpoolConf.misreported("delegate_IP", running: "fd00::66"))
+        // Without the file pgpool started with: not compared; with it: as the files say.
+        XCTAssertEqual(PgpoolConf.liveDifferences(file: file, live: live).filter { $0 != "unix_socket_directories" }, [])
+        XCTAssertEqual(PgpoolConf.liveDifferences(file: file, live: live, loaded: file).filter { $0 != "unix_socket_directories" }, [])
+        let moved = file.replacingOccurrences(of: "delegate_IP = '10.77.0.102'", with: "delegate_IP = '10.77.0.103'")
+        XCTAssertEqual(PgpoolConf.liveDifferences(file: moved, live: live, loaded: file).filter { $0 != "unix_socket_directories" }, ["delegate_IP"])
+    }
+
+    func testPgpoolDialects() {
+        XCTAssertEqual(PgpoolSpec.Dialect.detect(versionOutput: "pgpool-II version 4.1.4 (karasukiboshi)"), .v4_0)
+        XCTAssertEqual(PgpoolSpec.Dialect.detect(versionOutput: "pgpool-II version 4.3.5 (tamahomeboshi)"), .v4_2)
+        XCTAssertEqual(PgpoolSpec.Dialect.detect(versionOutput: "pgpool-II version 4.6.1 (chirikoboshi)"), .v4_5)
     }
 }

@@ -44,7 +44,7 @@ if [ "$os" = debian-13 ]; then
     || { printf '%s\n' "$out"; fail "the plan of a PostgreSQL 15 spec on $os does not say that $os has no postgresql-15"; }
   echo "$os: the Debian 12 spec (PostgreSQL 15) is refused at plan time: $(grep -m1 -o 'postgresql-15.*offer postgresql-17' <<<"$out")"
 fi
-exits 0 "plan on bare $os hosts" "$pgha" plan $spec -i $inv
+exits 2 "plan on bare $os hosts" "$pgha" plan $spec -i $inv
 grep -E "^Hosts: " <<<"$out" | grep -q "(node1, node2, node3)$" || { printf '%s\n' "$out" | head -3; fail "the plan does not name the hosts' versions"; }
 grep -E "^Hosts: " <<<"$out"
 

@@ -28,7 +28,7 @@ start=$SECONDS
   || { tail -30 /tmp/pgha-e2e-pgpool1.log; fail "bootstrap apply failed"; }
 bootstrap=$((SECONDS - start))
 grep -q "^Apply complete" /tmp/pgha-e2e-pgpool1.log || fail "no completion line"
-grep -q "pgpool-II dialect 4.2+ names (pgpool-II version 4\.[2-9]" /tmp/pgha-e2e-pgpool1.log || { head -3 /tmp/pgha-e2e-pgpool1.log; fail "the pgpool dialect was not detected"; }
+grep -qE "pgpool-II dialect 4\.[25]\+ names \(pgpool-II version 4\.[2-9]" /tmp/pgha-e2e-pgpool1.log || { head -3 /tmp/pgha-e2e-pgpool1.log; fail "the pgpool dialect was not detected"; }
 
 # pgpool's own view: 3 backends up, node1 the primary, a watchdog leader holding the VIP.
 holders=$(for n in node1 node2 node3; do if on $n "ip -4 addr show eth0" | grep -q "$vip/24"; then echo $n; fi; done)

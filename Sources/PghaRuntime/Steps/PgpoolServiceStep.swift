@@ -112,7 +112,7 @@ public struct PgpoolServiceStep: Step {
         // What pgpool runs with, when it says: each setting of the file against it (a setting
         // edited and reloaded by hand is found too, which a stamp of pgha's cannot know).
         if !live.isEmpty {
-            let differ = PgpoolConf.liveDifferences(file: current, live: live)
+            let differ = PgpoolConf.liveDifferences(file: current, live: live, loaded: loaded.isEmpty ? nil : loaded)
             let others = (s.changed ?? []).filter { $0 != conf }
             if let file = others.first(where: { $0.hasSuffix("/pgpool_node_id") || $0.hasSuffix("/pcp.conf") }) {
                 return .restart("\(names([file])) changed (read at start)")
@@ -266,11 +266,30 @@ public enum PgpoolConf {
     /// Settings of the file whose running value (`pgpool show all`) is another, sorted; a
     /// setting pgpool does not list (keys compared in lower case, as pgpool lists them) is not
     /// compared.
-    public static func liveDifferences(file: String, live: [String: String]) -> [String] {
-        settings(file).compactMap { key, value in
+    /// A setting pgpool shows wrongly is compared with the file pgpool was started with
+    /// (`loaded`) instead, when there is one.
+    public static func liveDifferences(file: String, live: [String: String], loaded: String? = nil) -> [String] {
+        let started = loaded.map(settings)
+        return settings(file).compactMap { key, value in
             guard let running = live[key.lowercased()] else { return nil }
+            if misreported(key, running: running) {
+                guard let was = started?[key] else { return nil }
+                return unquoted(was) == unquoted(value) ? nil : key
+            }
             return same(file: value, running: running) ? nil : key
         }.sorted()
+    }
+
+    /// pgpool-II 4.6.1's `pgpool show all` reports delegate_ip as another setting's name
+    /// (`IntervalStyle`, recorded on the bed: Tests/Fixtures/pgpool/show-all-4.6.1-node1.txt),
+    /// though pgpool runs with the file's address (its if_up_cmd has it): a value that is no IP
+    /// address there says nothing.
+    public static func misreported(_ key: String, running: String) -> Bool {
+        guard key.lowercased() == "delegate_ip", !running.isEmpty else { return false }
+        let v4 = running.split(separator: ".", omittingEmptySubsequences: false)
+        let isV4 = v4.count == 4 && v4.allSatisfy { !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isNumber) }
+        let isV6 = running.contains(":") && running.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+        return !(isV4 || isV6)
     }
 
     /// Keys whose value differs (added, removed or changed), sorted.
