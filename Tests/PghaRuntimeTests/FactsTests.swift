@@ -181,4 +181,26 @@ final class CrmMonTests: XCTestCase {
         XCTAssertEqual(status.failures, [])
         XCTAssertNil(CrmMonStatus.parse("not xml"))
     }
+
+    /// crm_mon of the other releases, recorded on converged Debian 11 and 13 beds
+    /// (scripts/e2e/platform.sh): Pacemaker 2.0.5 says Master/Slave, 3.0.0 Promoted/Unpromoted;
+    /// both read as the promoted and unpromoted instances.
+    func testParsesEachReleasesOutput() throws {
+        let cases: [(file: String, promoted: String, unpromoted: [String], roles: (String, String))] = [
+            ("pacemaker-2.0.5-debian11-converged.xml", "node1", ["node2", "node3"], ("Master", "Slave")),
+            ("pacemaker-3.0.0-debian13-converged.xml", "node1", ["node2", "node3"], ("Promoted", "Unpromoted")),
+        ]
+        for c in cases {
+            let xml = try String(contentsOfFile: "\(repositoryRoot)/Tests/Fixtures/crm_mon/\(c.file)", encoding: .utf8)
+            let status = try XCTUnwrap(CrmMonStatus.parse(xml), c.file)
+            XCTAssertTrue(status.quorate, c.file)
+            XCTAssertEqual(status.onlineNodes, ["node1", "node2", "node3"], c.file)
+            XCTAssertEqual(status.nodes(of: "pgsql", role: c.roles.0), [c.promoted], c.file)
+            XCTAssertEqual(status.nodes(of: "pgsql", role: c.roles.1), c.unpromoted, c.file)
+            XCTAssertTrue(CrmMonStatus.promotedRoles.contains(c.roles.0) && CrmMonStatus.unpromotedRoles.contains(c.roles.1))
+            XCTAssertEqual(status.nodes(of: "vip-master", role: "Started"), [c.promoted], c.file)
+            XCTAssertEqual(status.nodes(of: "vip-slave", role: "Started").count, 1, c.file)
+            XCTAssertEqual(status.failures, [], c.file)
+        }
+    }
 }
