@@ -38,4 +38,18 @@ final class PackageOfferTests: XCTestCase {
         let facts = Facts(["packages:postgresql-packages": "", "packages-offered:postgresql-packages": ""])
         XCTAssertEqual(try step.decide(facts)?.summary, "install postgresql-15 postgresql-contrib-15")
     }
+
+    /// The probe, run for real on this Debian 12 machine: apt-cache (~1 s on a full archive's
+    /// lists) is asked only when a package is missing.
+    func testProbeOnThisMachine() throws {
+        func offer(_ packages: [String]) throws -> PackageOffer? {
+            var script = FactScript()
+            PackagesStep(host: "here", name: "postgresql-packages", packages: packages, summary: "").probe(&script)
+            return PackageOffer.parse(script.parse(try runLocally(script.script))["packages-offered:postgresql-packages"] ?? "")
+        }
+        XCTAssertNil(try offer(["postgresql-15"]), "everything installed: apt-cache not asked")
+        let asked = try XCTUnwrap(try offer(["postgresql-15", "pgha-no-such-package"]))
+        XCTAssertEqual(asked.known, ["postgresql-15"])
+        XCTAssertTrue(asked.postgresqlMajors.contains(15), "\(asked.postgresqlMajors)")
+    }
 }
