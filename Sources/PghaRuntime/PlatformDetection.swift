@@ -57,9 +57,9 @@ public struct Platform: Equatable, Sendable {
         packages.keys.compactMap { name -> (String, String)? in
             let major = name.hasPrefix("postgresql-") ? String(name.dropFirst("postgresql-".count))
                 : name.hasPrefix("postgresql") && name.hasSuffix("-server") ? String(name.dropFirst("postgresql".count).dropLast("-server".count)) : ""
-            guard !major.isEmpty, major.allSatisfy(\.isNumber), let version = version(name) else { return nil }
-            return (major, version)
-        }.sorted { Int($0.0)! < Int($1.0)! }
+            guard let number = Int(major), number >= 0, let version = version(name) else { return nil }
+            return (String(number), version)
+        }.sorted { (Int($0.0) ?? 0) < (Int($1.0) ?? 0) }
     }
 
     /// What this host runs, for the plan: `Debian GNU/Linux 13 (trixie): pcs 0.12.0.2, Pacemaker 3.0.0, …`.
@@ -71,7 +71,9 @@ public struct Platform: Equatable, Sendable {
         }
         for pg in postgresql { parts.append("PostgreSQL \(pg.version)") }
         let os = os?.prettyName ?? "an unknown OS"
-        return parts.isEmpty ? "\(os): no cluster stack installed yet" : "\(os): \(parts.joined(separator: ", "))"
+        let line = parts.isEmpty ? "\(os): no cluster stack installed yet" : "\(os): \(parts.joined(separator: ", "))"
+        // Read from the host, printed on a terminal: no control characters (escape sequences).
+        return String(String.UnicodeScalarView(line.unicodeScalars.map { CharacterSet.controlCharacters.contains($0) ? "?" : $0 }))
     }
 
     /// The pcs a distribution ships, for hosts where pcs is not installed yet.

@@ -71,6 +71,15 @@ final class PlatformTests: XCTestCase {
         XCTAssertTrue(bookworm.summary.hasPrefix("Debian GNU/Linux 12 (bookworm): pcs 0.11.5, Pacemaker 2.1.5, Corosync 3.1.7, resource-agents 4.12.0"), bookworm.summary)
     }
 
+    /// Names and versions come from the host: a hostile one neither crashes pgha nor writes
+    /// escape sequences to the terminal.
+    func testHostileFactsAreHarmless() {
+        let os = OSRelease(id: "debian", versionID: "12", idLike: [], prettyName: "Debian\u{1B}[2J 12")
+        let platform = Platform(os: os, pcs: nil, packages: ["postgresql-\u{00BD}": "1", "postgresql-99999999999999999999": "1", "pacemaker": "2.1.5\u{7}-1"])
+        XCTAssertEqual(platform.postgresql.count, 0)
+        XCTAssertEqual(platform.summary, "Debian?[2J 12: Pacemaker 2.1.5?")
+    }
+
     func testOneReleaseIsNoMix() throws {
         let hosts = try ["node1", "node2", "node3"].map { ($0, try recorded("debian-13")) }
         let (dialect, note) = try DialectChoice.choose(declared: nil, platforms: hosts)
