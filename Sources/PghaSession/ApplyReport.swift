@@ -147,22 +147,27 @@ extension LiveSession {
         return "Cluster: primary \(primary) (rw VIP \(spec.vips.readWrite.ip)); standbys: \(standbys.joined(separator: ", "))."
     }
 
-    /// Topology pgpool: pgpool-II's view of the backends (pcp_node_info -a: host, port, status,
-    /// weight, status name, PostgreSQL's status, role, …) and which node holds the delegate VIP.
+    /// Topology pgpool: pgpool-II's view of the backends (PgpoolProbes.backends, read on one
+    /// node) and which node holds the delegate VIP (NodeProbes.addresses of each).
     func pgpoolStatus(_ pgpool: PgpoolSpec) async -> String? {
         let spec = loaded.spec
         guard let any = connections[spec.primary] ?? connections.values.first else { return nil }
-        let info = PgpoolProbes(spec: spec, pgpool: pgpool).pcp("pcp_node_info", ["-a"])
-        guard let rows = try? await any.run(info.shell, stdin: nil).stdout else { return nil }
+        let probes = PgpoolProbes(spec: spec, pgpool: pgpool), node = NodeProbes(spec: spec)
+        func read<Value>(_ probe: Probe<Value>, on connection: any HostConnection) async -> Value? {
+            var script = FactScript()
+            script.add(probe)
+            return (try? await Executor.facts(script, on: connection)).map { $0[probe] }
+        }
+        guard let backends = await read(probes.backends, on: any) else { return nil }
         var primary = "none", standbys: [String] = []
-        for backend in PgpoolBackend.parse(rows) {
+        for backend in backends {
             guard let node = spec.nodes.first(where: { $0.address == backend.address }) else { continue }
             if backend.role == "primary" { primary = node.name } else { standbys.append("\(node.name) \(backend.status)\(backend.replicationState.map { " " + $0 } ?? "")") }
         }
         var holder = "no node"
-        for node in spec.nodes {
-            let check: Shell = "ip -4 -o addr show | grep -qF \(" " + spec.vips.readWrite.ip + "/")"
-            if let result = try? await connections[node.name]?.run(check, stdin: nil), result.succeeded { holder = node.name; break }
+        for member in spec.nodes {
+            guard let connection = connections[member.name] else { continue }
+            if await read(node.addresses, on: connection)?.contains(spec.vips.readWrite.ip) == true { holder = member.name; break }
         }
         return "Cluster (pgpool-II): primary \(primary); standbys: \(standbys.joined(separator: ", ")); delegate VIP \(spec.vips.readWrite.ip) on \(holder)."
     }
