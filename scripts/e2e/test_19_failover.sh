@@ -38,6 +38,21 @@ repair() {
   echo "$node rejoined and streaming from $primary in $((SECONDS - start))s (status, plan, apply, status, plan); $rows rows on both"
 }
 
+# lose_power NODE: NODE's host powered off; waits until another node is promoted and holds the
+# rw VIP ($next, after $took s), then powers NODE on (fencing reboots it — the fence agent's
+# default action — but it may have stayed off).
+lose_power() {
+  local node=$1 start=$SECONDS others ask
+  scripts/testbed poweroff "$node" 2>/dev/null
+  others=$(printf '%s\n' node1 node2 node3 | grep -vx "$node" | tr '\n' ' ')
+  ask=${others%% *}
+  wait_for 120 "another node promoted after $node lost power" standby_promoted "$ask" $others
+  next=$(promoted "$ask")
+  wait_for 60 "the rw VIP on $next" bash -c "ssh -F .testbed/ssh_config $next 'ip -4 addr show eth0' | grep -q 10.77.0.100/24"
+  took=$((SECONDS - start))
+  scripts/testbed poweron "$node" >/dev/null 2>&1
+}
+
 # 1. kill -9 of the primary's postmaster.
 write node1
 start=$SECONDS
@@ -50,16 +65,8 @@ repair node1
 
 # 2. power the new primary's host off: it is fenced, another node promoted; then power it on.
 write "$new"
-start=$SECONDS
-scripts/testbed poweroff "$new" 2>/dev/null
-others=$(printf '%s\n' node1 node2 node3 | grep -vx "$new" | tr '\n' ' ')
-ask=${others%% *}
-wait_for 120 "another node promoted after $new lost power" standby_promoted "$ask" $others
-next=$(promoted "$ask")
-wait_for 60 "the rw VIP on $next" bash -c "ssh -F .testbed/ssh_config $next 'ip -4 addr show eth0' | grep -q 10.77.0.100/24"
-echo "power-off of $new: $next promoted and holds the rw VIP after $((SECONDS - start))s"
-# Fencing reboots it (the fence agent's default action); power it on in case it stayed off.
-scripts/testbed poweron "$new" >/dev/null 2>&1
+lose_power "$new"
+echo "power-off of $new: $next promoted and holds the rw VIP after ${took}s"
 repair "$new"
 
 # 3. the primary's WAL senders frozen (SIGSTOP), rows committed there that no standby received,
@@ -69,20 +76,13 @@ repair "$new"
 #    with pg_rewind, whose crash recovery (the node was not shut down) refuses standby.signal.
 old=$(promoted node1)
 write "$old"
-start=$SECONDS
 on "$old" "pkill -STOP -u postgres -f 'walsender'"
 for i in 1 2 3; do
   psql_on "$old" "-c \"insert into e2e select coalesce(max(id), 0) + 1, 'committed where no standby got it' from e2e\"" >/dev/null
 done
 [ "$(psql_on "$old" "-c 'select count(*) from e2e'")" = $((rows + 3)) ] || fail "the 3 rows are not on $old"
-scripts/testbed poweroff "$old" 2>/dev/null
-others=$(printf '%s\n' node1 node2 node3 | grep -vx "$old" | tr '\n' ' ')
-ask=${others%% *}
-wait_for 120 "another node promoted after diverged $old lost power" standby_promoted "$ask" $others
-next=$(promoted "$ask")
-wait_for 60 "the rw VIP on $next" bash -c "ssh -F .testbed/ssh_config $next 'ip -4 addr show eth0' | grep -q 10.77.0.100/24"
-echo "power-off of $old with 3 commits its standbys never got: $next promoted and holds the rw VIP after $((SECONDS - start))s"
-scripts/testbed poweron "$old" >/dev/null 2>&1
+lose_power "$old"
+echo "power-off of $old with 3 commits its standbys never got: $next promoted and holds the rw VIP after ${took}s"
 repair "$old" "3 transactions committed on $old .* never reached $next and are discarded; its WAL is kept in"
 on "$old" 'ls -d /var/lib/postgresql/15/pgha.pgha-wal-* >/dev/null' || fail "$old's WAL was not kept aside"
 echo "$old rewound onto $next (pg_rewind after crash recovery); its WAL kept aside; the 3 commits no standby had are gone, as the plan said"
