@@ -4,7 +4,12 @@ pgha=${PGHA:-.build/debug/pgha}
 export PGHA_REPLICATION_PASSWORD=${PGHA_REPLICATION_PASSWORD:-e2e-repl-$RANDOM$RANDOM}
 export PGHA_HACLUSTER_PASSWORD=${PGHA_HACLUSTER_PASSWORD:-e2e-ha-$RANDOM$RANDOM}
 on() { local n=$1; shift; ssh -F .testbed/ssh_config "$n" "$@"; }
-fail() { echo "FAIL: $*"; exit 1; }
+# A test may define on_fail (what the bed looked like) to be printed, indented, after a failure.
+fail() {
+  echo "FAIL: $*"
+  if declare -F on_fail >/dev/null; then { on_fail 2>&1 || true; } | sed 's/^/      | /' | tail -80; fi
+  exit 1
+}
 [ "${PGHA_TESTBED_UP:-1}" = 1 ] || fail "the test bed is not up"
 
 # crm_mon's XML from NODE, reduced by python to "resource role node" lines (Pacemaker 2.0's

@@ -20,6 +20,13 @@ case $os in
 esac
 inv=inventory/testbed.yaml data=/var/lib/postgresql/$pg/pgha
 trap 'scripts/testbed down >/dev/null 2>&1 || true' EXIT
+# After a failure: the cluster as each reachable node's Pacemaker sees it, and what the pgsql
+# agent and the fencer logged lately.
+on_fail() {
+  for n in node1 node2 node3; do
+    timeout 10 ssh -F .testbed/ssh_config -o ConnectTimeout=3 $n "echo \"== $n\"; crm_mon -1 -A -f -t 2>&1 | head -40; journalctl --since '-4min' --no-pager -o short-precise 2>/dev/null | grep -E 'pgsql|pacemaker-(controld|fenced|schedulerd)' | grep -vE 'debug|info: Forwarding' | tail -25" || echo "== $n: unreachable"
+  done
+}
 
 start=$SECONDS
 scripts/testbed down >/dev/null 2>&1 || true
