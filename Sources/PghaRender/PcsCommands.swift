@@ -165,7 +165,52 @@ public struct PcsCommands: Sendable {
             commands.append(pcs(["constraint", "order", "demote", pm.pgsqlClone, "then", "stop", vip.group,
                                  "symmetrical=false", legacy ? "score=0" : "kind=Optional"]))
         }
+        commands += objectCommands()
         commands.append(ShellCommand(["pcs", "cluster", "cib-push", Self.cibFile, "diff-against=\(Self.cibFile).orig"]))
+        return commands
+    }
+
+    /// The spec's own resources, groups and constraints (`pacemaker.resources`, `.constraints`;
+    /// seeds 002/003), after pgha's: a constraint may name pgha's objects.
+    func objectCommands() -> [ShellCommand] {
+        let pm = spec.pacemaker
+        var commands: [ShellCommand] = []
+        for resource in pm.resources {
+            var groups = resource.params.map { ["\($0.key)=\($0.value)"] }
+            if !resource.meta.isEmpty { groups.append(["meta"] + resource.meta.map { "\($0.key)=\($0.value)" }) }
+            for op in resource.operations {
+                var group = ["op", op.name]
+                if let interval = op.interval { group.append("interval=\(interval)") }
+                if let timeout = op.timeout { group.append("timeout=\(timeout)") }
+                if let onFail = op.onFail { group.append("on-fail=\(onFail)") }
+                groups.append(group)
+            }
+            commands.append(pcs(["resource", "create", resource.id, resource.agent], groups))
+        }
+        for group in ClusterSpec.groups(of: pm.resources) {
+            commands.append(pcs(["resource", "group", "add", group.id] + group.members))
+        }
+        func roleWord(_ role: ClusterSpec.ConstraintRole?) -> [String] {
+            guard let role else { return [] }
+            return [legacy ? (role == .promoted ? "master" : "slave") : self.role(role == .promoted)]
+        }
+        for constraint in pm.constraints {
+            switch constraint.rule {
+            case .location(let resource, let node, let score):
+                let negative = score.hasPrefix("-")
+                let magnitude = negative || score.hasPrefix("+") ? String(score.dropFirst()) : score
+                commands.append(pcs(["constraint", "location", resource, negative ? "avoids" : "prefers", "\(node)=\(magnitude)"]))
+            case .colocation(let resource, let role, let with, let withRole, let score):
+                // score=… is taken by pcs 0.10 and later (a bare score is deprecated in 0.12).
+                commands.append(pcs(["constraint", "colocation", "add"] + roleWord(role) + [resource, "with"] + roleWord(withRole)
+                                    + [with, legacy ? score : "score=\(score)"]))
+            case .order(let first, let firstAction, let then, let thenAction, let kind, let symmetrical):
+                var words = ["constraint", "order"] + [firstAction?.rawValue, first, "then", thenAction?.rawValue, then].compactMap { $0 }
+                if let kind { words.append("kind=\(kind.rawValue)") }
+                if let symmetrical { words.append("symmetrical=\(symmetrical)") }
+                commands.append(pcs(words))
+            }
+        }
         return commands
     }
 }

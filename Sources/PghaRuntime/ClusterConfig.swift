@@ -179,20 +179,32 @@ public struct ClusterConfig: Equatable, Sendable {
         public var symmetrical: String?
     }
 
+    /// A location of one resource on one node with a score (`pcs constraint location R prefers
+    /// N=S` / `avoids`); rule-based locations are never pgha's.
+    public struct Location: Equatable, Sendable {
+        public var id: String?
+        public var rsc: String
+        public var node: String
+        public var score: String
+    }
+
     public enum Constraint: Equatable, Sendable {
         case colocation(Colocation)
         case order(Order)
+        case location(Location)
 
         public var id: String? {
             switch self {
             case .colocation(let c): return c.id
             case .order(let o): return o.id
+            case .location(let l): return l.id
             }
         }
         public var tag: String {
             switch self {
             case .colocation: return "rsc_colocation"
             case .order: return "rsc_order"
+            case .location: return "rsc_location"
             }
         }
         /// The resources it ties together.
@@ -200,6 +212,7 @@ public struct ClusterConfig: Equatable, Sendable {
             switch self {
             case .colocation(let c): return [c.rsc, c.withRsc]
             case .order(let o): return [o.first, o.then]
+            case .location(let l): return [l.rsc]
             }
         }
     }

@@ -161,8 +161,7 @@ extension ClusterConfig {
         }
 
         // Constraints between pgha's own resources are pgha's: match them by meaning (not id).
-        let owned = desired.allResourceIDs
-        var liveOwned = live.constraints.filter { $0.resources.allSatisfy(owned.contains) }
+        var liveOwned = live.constraints.filter { desired.owns($0) }
         for constraint in desired.constraints {
             if let index = liveOwned.firstIndex(where: { $0.key == constraint.key }) {
                 liveOwned.remove(at: index)
@@ -197,9 +196,20 @@ extension ClusterConfig {
     public func ownedPaths(desired: ClusterConfig) -> (resources: [String], constraints: [String]) {
         let owned = desired.allResourceIDs
         let resources = self.resources.filter { owned.contains($0.id) }.map { "/cib/configuration/resources/\($0.tag)[@id='\($0.id)']" }
-        let constraints = self.constraints.filter { $0.id != nil && $0.resources.allSatisfy(owned.contains) }
+        let constraints = self.constraints.filter { $0.id != nil && desired.owns($0) }
             .map { "/cib/configuration/constraints/\($0.tag)[@id='\($0.id!)']" }
         return (resources, constraints)
+    }
+
+    /// Whether a live constraint is pgha's (this being the desired configuration): a colocation or
+    /// order between resources pgha declares; a location of a resource the spec places with a
+    /// location of its own, except the `cli-` ones `pcs resource move/ban` make (an operator's).
+    public func owns(_ constraint: Constraint) -> Bool {
+        if case .location(let l) = constraint {
+            if l.id?.hasPrefix("cli-") == true { return false }
+            return constraints.contains { if case .location(let mine) = $0 { return mine.rsc == l.rsc } else { return false } }
+        }
+        return constraint.resources.allSatisfy(allResourceIDs.contains)
     }
 
     /// Whether any of the desired configuration's resources (or fencing devices) exists.
@@ -214,6 +224,8 @@ extension ClusterConfig.Constraint {
         switch self {
         case .colocation(let c):
             return "colocation \(c.rsc) \(CIBValue.role(c.rscRole) ?? "Started") \(c.withRsc) \(CIBValue.role(c.withRscRole) ?? "Started") \(CIBValue.score(c.score))"
+        case .location(let l):
+            return "location \(l.rsc) \(l.node) \(CIBValue.score(l.score))"
         case .order(let o):
             let first = o.firstAction ?? "start"
             return "order \(first) \(o.first) \(o.thenAction ?? first) \(o.then) \(o.effectiveKind) symmetrical=\(o.effectiveSymmetrical)"
@@ -228,6 +240,9 @@ extension ClusterConfig.Constraint {
             let targetRole = CIBValue.role(c.withRscRole).flatMap { $0 == "Started" ? nil : $0 }
             return (["colocation", sourceRole, c.rsc, "with", targetRole, c.withRsc, CIBValue.score(c.score)] as [String?])
                 .compactMap { $0 }.joined(separator: " ")
+        case .location(let l):
+            let score = CIBValue.score(l.score)
+            return score.hasPrefix("-") ? "location \(l.rsc) avoids \(l.node)=\(score.dropFirst())" : "location \(l.rsc) prefers \(l.node)=\(score)"
         case .order(let o):
             var words = ["order", o.firstAction, o.first, "then", o.thenAction, o.then].compactMap { $0 }
             words.append("kind=\(o.effectiveKind)")

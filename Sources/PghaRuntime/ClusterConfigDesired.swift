@@ -140,6 +140,14 @@ extension ClusterConfig {
                 }
             }
             constraints.append(.order(order))
+        case ["constraint", "location"]:
+            // location R prefers|avoids NODE[=SCORE]… (no score: INFINITY)
+            guard words.count >= 5, words[3] == "prefers" || words[3] == "avoids" else { throw unknown() }
+            for word in words.dropFirst(4) {
+                let (node, score) = word.contains("=") ? try { let a = try pair(word); return (a.name, a.value) }() : (word, "INFINITY")
+                let signed = words[3] == "avoids" ? (score.hasPrefix("-") ? String(score.dropFirst()) : "-" + score.drop { $0 == "+" }) : score
+                constraints.append(.location(Location(id: nil, rsc: words[2], node: node, score: signed)))
+            }
         default:
             throw unknown()
         }

@@ -133,8 +133,14 @@ extension ClusterConfig {
             return .order(Order(id: attribute(element, "id"), first: first, firstAction: attribute(element, "first-action"),
                                 then: then, thenAction: attribute(element, "then-action"), kind: attribute(element, "kind"),
                                 score: attribute(element, "score"), symmetrical: attribute(element, "symmetrical")))
+        case "rsc_location":
+            // Only a resource on a node with a score: rules, patterns and roles are never pgha's.
+            guard element.elements(forName: "rule").isEmpty, attribute(element, "rsc-pattern") == nil, attribute(element, "role") == nil,
+                  let rsc = attribute(element, "rsc"), let node = attribute(element, "node"), let score = attribute(element, "score")
+            else { return nil }
+            return .location(Location(id: attribute(element, "id"), rsc: rsc, node: node, score: score))
         default:
-            return nil  // locations (including cli-ban/cli-prefer) and tickets: not pgha's
+            return nil  // tickets: not pgha's
         }
     }
 }

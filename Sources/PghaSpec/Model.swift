@@ -229,6 +229,9 @@ public struct ClusterSpec: Sendable {
         public var fencing: [FencingDevice]
         public var acknowledgements: [Acknowledgement]
         public var enableAtBoot: Bool
+        /// Resources and constraints beyond pgha's own (Sources/PghaSpec/PacemakerObjects.swift).
+        public var resources: [Resource] = []
+        public var constraints: [Constraint] = []
 
         /// The Pacemaker section of a spec of topology pgpool: defaults only, never used.
         public static let unused = Pacemaker(

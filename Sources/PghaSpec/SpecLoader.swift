@@ -302,7 +302,7 @@ struct SpecDecoder {
         let path = "pacemaker"
         guard let f = r.mapping(node, path, allowed: ["pcs_dialect", "hacluster_password", "last_man_standing",
                                                       "properties", "resource_defaults", "pgsql", "fencing",
-                                                      "acknowledge", "enable_at_boot"],
+                                                      "acknowledge", "enable_at_boot", "resources", "constraints"],
                                 required: ["hacluster_password"]) else { return nil }
         let dialect = f.has("pcs_dialect") ? r.choice(f["pcs_dialect"], "\(path).pcs_dialect", ClusterSpec.PcsDialect.self) : nil
         let password = r.secret(f["hacluster_password"], "\(path).hacluster_password", suggestedEnv: "PGHA_HACLUSTER_PASSWORD")
@@ -365,7 +365,9 @@ struct SpecDecoder {
                 : r.int(pgsql?["xlog_check_count"], "\(path).pgsql.xlog_check_count", range: 1...10) ?? PghaDefaults.xlogCheckCount,
             tmpdir: r.string(pgsql?["tmpdir"], "\(path).pgsql.tmpdir"),
             operations: operations, clone: clone, fencing: fencing, acknowledgements: acknowledgements,
-            enableAtBoot: r.bool(f["enable_at_boot"], "\(path).enable_at_boot") ?? true)
+            enableAtBoot: r.bool(f["enable_at_boot"], "\(path).enable_at_boot") ?? true,
+            resources: decodeResources(f["resources"], "\(path).resources"),
+            constraints: decodeConstraints(f["constraints"], "\(path).constraints"))
     }
 
     func decodeOS(_ node: Yams.Node?) -> ClusterSpec.OSPreparation? {

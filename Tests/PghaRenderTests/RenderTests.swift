@@ -22,7 +22,7 @@ final class GoldenFileTests: XCTestCase {
     /// Rendered files of each committed spec equal Tests/Golden/<spec>/…; PGHA_UPDATE_GOLDEN=1 rewrites them.
     func testRenderedFilesMatchGoldenFiles() throws {
         let update = ProcessInfo.processInfo.environment["PGHA_UPDATE_GOLDEN"] == "1"
-        for name in ["seed-000", "seed-001", "testbed", "seed-004", "testbed-pgpool", "testbed-debian13", "testbed-debian11", "testbed-pgpool-debian13"] {
+        for name in ["seed-000", "seed-001", "testbed", "seed-004", "testbed-pgpool", "testbed-debian13", "testbed-debian11", "testbed-pgpool-debian13", "seed-002", "seed-003"] {
             let files = try render(try loadSpec(name))
             let root = "\(repositoryRoot)/Tests/Golden/\(name)"
             var expectedPaths = Set<String>()
