@@ -26,6 +26,19 @@ final class ClusterObjectsTests: XCTestCase {
         XCTAssertEqual(try differences("app-converged"), [])
     }
 
+    /// The configuration scope of the test bed's CIB after `pgha apply specs/testbed-app.yaml`
+    /// (recorded on the bed with `cibadmin --query --scope configuration`, Pacemaker 2.1.5):
+    /// nothing differs, and for specs/testbed.yaml the application is foreign.
+    func testTheCIBRecordedOnTheBedIsConverged() throws {
+        let live = try ClusterConfig.parse(try String(contentsOfFile: "\(repositoryRoot)/Tests/Fixtures/cib-live-testbed-app-debian12.xml", encoding: .utf8))
+        XCTAssertTrue(live.allResourceIDs.isSuperset(of: ["app-group", "app-vip", "app-http"]))
+        XCTAssertEqual(ClusterConfig.compare(desired: try ClusterConfig.desired(spec: try appSpec(), dialect: .v0_11), live: live).map(\.description), [])
+        var plain = try appSpec()
+        plain.pacemaker.resources = []
+        plain.pacemaker.constraints = []
+        XCTAssertEqual(ClusterConfig.compare(desired: try ClusterConfig.desired(spec: plain, dialect: .v0_11), live: live).map(\.description), [])
+    }
+
     /// Without the application in the spec, its objects are someone else's: not drift.
     func testTheApplicationIsForeignToASpecWithoutIt() throws {
         var spec = try appSpec()

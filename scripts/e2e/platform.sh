@@ -43,6 +43,17 @@ set -e
 [ "$rc" = 0 ] || { printf '%s\n' "$out"; fail "pcs on $os refused a rendered resource command"; }
 ! grep -i "deprecat" <<<"$out" || fail "pcs on $os warns of deprecated syntax in the rendered commands"
 echo "$os: pcs $(on node1 'pcs --version') took the $(grep -c '^pcs ' /tmp/pgha-e2e-$os-pcs.sh) rendered resource commands offline, no deprecation warning"
+# The same for specs/testbed-app.yaml's application (issue 14: any resource, a group, location,
+# colocation with the promoted clone, order after promotion) in this release's dialect.
+dialect=$(on node1 'pcs --version' | cut -d. -f1,2)
+"$pgha" render specs/testbed-app.yaml --pcs-dialect "$dialect" --redact-secrets --out /tmp/pgha-e2e-$os-render-app >/dev/null
+awk '/^pcs cluster cib-push/{exit} f; /^cp pgsql_cfg/{f=1}' /tmp/pgha-e2e-$os-render-app/cluster/pcs-resources.sh > /tmp/pgha-e2e-$os-pcs-app.sh
+set +e
+out=$(on node1 'd=$(mktemp -d) && cd "$d" && cibadmin --empty > pgsql_cfg && bash -e -s; rc=$?; rm -rf "$d"; exit $rc' < /tmp/pgha-e2e-$os-pcs-app.sh 2>&1); rc=$?
+set -e
+[ "$rc" = 0 ] || { printf '%s\n' "$out"; fail "pcs on $os refused a rendered command of specs/testbed-app.yaml"; }
+! grep -i "deprecat" <<<"$out" || fail "pcs on $os warns of deprecated syntax in specs/testbed-app.yaml's commands"
+echo "$os: and the $(grep -c '^pcs ' /tmp/pgha-e2e-$os-pcs-app.sh) of specs/testbed-app.yaml in dialect $dialect (an application's resources, group, location, colocation, order)"
 
 if [ "$os" = debian-13 ]; then
   # Debian 12's spec (PostgreSQL 15) on Debian 13 hosts: refused at plan time, saying what this release offers.
