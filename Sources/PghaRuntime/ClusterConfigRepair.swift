@@ -123,6 +123,7 @@ public struct ClusterConfigRepair {
 
             let owned = live.ownedPaths(desired: desired)
             lines += [
+                Self.flush,
                 "CIB_file=scratch.xml cibadmin --query --node-path \\",
                 "    --xpath '/cib/configuration/resources/*|/cib/configuration/constraints/*' > rebuilt.paths",
             ]
@@ -161,10 +162,14 @@ public struct ClusterConfigRepair {
                 ]
             }
         case .offline(_, let output):
-            lines.append("cp new.xml \(output)")
+            lines += [Self.flush, "cp new.xml \(output)"]
         }
         return Shell.lines(lines).text + "\n"
     }
+
+    /// Run through PcsBatch (one pcs process for every `pcs -f`), the queued commands must have
+    /// written scratch.xml and new.xml before cibadmin reads them; run as it is, nothing is queued.
+    static let flush: Shell = "if declare -F pgha_pcs_flush >/dev/null; then pgha_pcs_flush; fi"
 
     /// The pgsql agent's parameters it reads at each call (monitor, promote), none at start:
     /// a change to them needs no restart (resources/heartbeat/pgsql: node_list in every

@@ -142,7 +142,9 @@ public struct ClusterConfigStep: Step {
         do { script = try ClusterConfigRepair(spec: spec, dialect: dialect).script(live: live) } catch { throw fail("\(error)") }
         guard let script else { return }
         // The CIB holds no secrets by design (the pgsql resource has no password), so neither does this.
-        try await connection.upload(Data(script.utf8), to: Self.repairPath, mode: 0o700, owner: "root", group: "root")
+        // Its `pcs -f` commands run in one pcs process, as the first configuration's do (PcsBatch).
+        try await connection.upload(Data(PcsBatch.runner.utf8), to: PcsBatch.runnerPath, mode: 0o700, owner: "root", group: "root")
+        try await connection.upload(Data(PcsBatch.wrap(script).utf8), to: Self.repairPath, mode: 0o700, owner: "root", group: "root")
         _ = try await run(Command("bash", Self.repairPath), on: connection)
     }
 

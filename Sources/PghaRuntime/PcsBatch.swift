@@ -14,14 +14,19 @@ import PghaShell
 public enum PcsBatch {
     public static let runnerPath = "/root/pgha-pcs-batch.py"
 
-    /// The rendered script with the queueing preamble after its `set -euo pipefail` line.
-    public static func wrap(_ script: String) -> String {
+    /// The rendered script with the queueing preamble after its `set -euo pipefail` line. A
+    /// script that reads a CIB file the queued commands write with anything but pcs (the
+    /// repair's cibadmin) calls `pgha_pcs_flush` first (ClusterConfigRepair.flush).
+    public static func wrap(_ script: String, runner: String = runnerPath) -> String {
         let preamble = """
-            # pgha: the `pcs -f` commands below run in one pcs process (\(runnerPath)).
+            # pgha: the `pcs -f` commands below run in one pcs process (\(runner)).
             pgha_pcs_queue=$(mktemp /tmp/pgha-pcs-queue.XXXXXX)
+            pgha_pcs_flush() {
+              if [ -s "$pgha_pcs_queue" ]; then python3 -Es \(runner) "$pgha_pcs_queue" || return 1; : > "$pgha_pcs_queue"; fi
+            }
             pcs() {
               if [ "${1-}" = -f ]; then printf '%s\\0' "$#" "$@" >> "$pgha_pcs_queue"; return 0; fi
-              if [ -s "$pgha_pcs_queue" ]; then python3 -Es \(runnerPath) "$pgha_pcs_queue" || return 1; : > "$pgha_pcs_queue"; fi
+              pgha_pcs_flush || return 1
               command pcs "$@"
             }
             """
@@ -29,8 +34,9 @@ public enum PcsBatch {
         guard let at = lines.firstIndex(of: "set -euo pipefail") else { return script }
         lines.insert(preamble, at: at + 1)
         // The queue file goes with the script's own work directory.
-        return lines.joined(separator: "\n").replacingOccurrences(of: "trap 'rm -rf \"$workdir\"' EXIT",
-                                                                   with: "trap 'rm -rf \"$workdir\" \"$pgha_pcs_queue\"' EXIT")
+        // (the repair's trap under maintenance-mode ends the same way)
+        return lines.joined(separator: "\n").replacingOccurrences(of: "rm -rf \"$workdir\"' EXIT",
+                                                                   with: "rm -rf \"$workdir\" \"$pgha_pcs_queue\"' EXIT")
     }
 
     /// The runner: reads the queue (count, then that many words, each NUL-terminated).

@@ -377,10 +377,13 @@ final class ClusterConfigTests: XCTestCase {
         let facts = Facts([ClusterConfigStep.probeName: try fixture("drifted")])
         try await step.apply(try XCTUnwrap(try step.decide(facts)), facts: facts, on: connection)
         let uploads = await connection.uploads
-        XCTAssertEqual(uploads.map(\.path), ["/root/pgha-cib-repair.sh"])
-        XCTAssertEqual(uploads.first?.mode, 0o700)
-        XCTAssertEqual(uploads.first?.owner, "root")
-        XCTAssertEqual(uploads.first?.content, try repairScript("drifted"))
+        // The repair script with the batching preamble (its `pcs -f` in one pcs process), and the runner.
+        XCTAssertEqual(uploads.map(\.path), [PcsBatch.runnerPath, "/root/pgha-cib-repair.sh"])
+        XCTAssertEqual(uploads.map(\.mode), [0o700, 0o700])
+        XCTAssertEqual(uploads.map(\.owner), ["root", "root"])
+        XCTAssertEqual(uploads.first?.content, PcsBatch.runner)
+        XCTAssertEqual(uploads.last?.content, PcsBatch.wrap(try XCTUnwrap(try repairScript("drifted"))))
+        XCTAssertTrue(uploads.last?.content.contains("pgha_pcs_flush()") == true)
         let commands = await connection.commands
         XCTAssertEqual(commands, ["bash /root/pgha-cib-repair.sh"])
 

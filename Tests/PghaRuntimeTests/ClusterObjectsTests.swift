@@ -99,8 +99,8 @@ final class ClusterObjectsTests: XCTestCase {
         }
     }
 
-    /// The repair, run offline with the real pcs and crm_diff: the application's drift repaired
-    /// in place, pgha's own objects untouched, the operator's ban kept.
+    /// The repair, run offline with the real pcs and crm_diff, batched as the step runs it: the
+    /// application's drift repaired in place, pgha's own objects untouched, the operator's ban kept.
     func testOfflineRepairOfTheApplicationWithRealPcs() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/pcs"),
               FileManager.default.isExecutableFile(atPath: "/usr/sbin/crm_diff") else {
@@ -116,6 +116,10 @@ final class ClusterObjectsTests: XCTestCase {
         if !FileManager.default.isExecutableFile(atPath: "/usr/sbin/fence_testbed") {
             script = script.replacingOccurrences(of: "stonith create fence-testbed fence_testbed", with: "stonith create fence-testbed fence_testbed --force")
         }
+        // As the step runs it: batched (one pcs process for every `pcs -f`), the runner beside it.
+        try PcsBatch.runner.write(toFile: "\(directory)/runner.py", atomically: true, encoding: .utf8)
+        script = PcsBatch.wrap(script, runner: "\(directory)/runner.py")
+        XCTAssertTrue(script.contains("pgha_pcs_flush; fi\ncp new.xml"))
         try script.write(toFile: "\(directory)/repair.sh", atomically: true, encoding: .utf8)
         let rc = try runLocally("bash \(directory)/repair.sh > \(directory)/repair.log 2>&1; echo $?")
         XCTAssertEqual(rc.trimmingCharacters(in: .whitespacesAndNewlines), "0", (try? String(contentsOfFile: "\(directory)/repair.log", encoding: .utf8)) ?? "")
