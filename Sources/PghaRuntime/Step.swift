@@ -88,7 +88,7 @@ public enum StepPhase: String, CaseIterable, Codable, Sendable {
         switch stepName {
         case "initdb", "postgresql-conf", "pg-hba", "start-primary", "replication-user", "basebackup", "verify-streaming",
              "stop-standby", "stop-primary": self = .postgresql
-        case "hacluster-password", "pcsd", "corosync-default", "pgsql-agent-fix", "pcs-auth", "cluster-setup", "first-cib",
+        case "hacluster-password", "pcsd", "corosync-default", "pgsql-agent-fix", "resource-agents", "pcs-auth", "cluster-setup", "first-cib",
              "cluster-start", "cluster-nodes", "cib-push": self = .pacemaker
         case "rewind-grants", "replication-password", "rejoin": self = .dayTwo
         case "verify", "pgpool-verify": self = .verify

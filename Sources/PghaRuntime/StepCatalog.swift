@@ -175,7 +175,12 @@ extension StepCatalog {
         if os.timeSync != .none { b.add(TimeSyncStep(host: host, spec: spec)) }
         switch (spec.topology, spec.pgpool) {
         case (.pgpool, let pgpool?): b.add(PackagesStep.pgpool(host: host, pgpool: pgpool))
-        default: b.add(ClusterPackagesStep(host: host, dialect: c.dialect, fenceTypes: spec.pacemaker.fencing.map(\.type)))
+        default:
+            b.add(ClusterPackagesStep(host: host, dialect: c.dialect, fenceTypes: spec.pacemaker.fencing.map(\.type)))
+            // The agents of pacemaker.resources: installed everywhere; parameters checked once.
+            if !spec.pacemaker.resources.isEmpty {
+                b.add(ResourceAgentsStep(host: host, resources: spec.pacemaker.resources, checkParameters: host == spec.primary))
+            }
         }
         switch pg.install.method {
         case .package: b.add(PackagesStep.postgresql(host: host, spec: spec))

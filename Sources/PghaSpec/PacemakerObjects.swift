@@ -273,6 +273,42 @@ extension SpecValidator {
         }
     }
 
+    /// With STONITH on, every node must be one some device can fence. A device that names its
+    /// targets (`pcmk_host_list`: names separated by spaces or commas; `pcmk_host_map`:
+    /// `node:port` pairs separated by `;`, spaces or commas) covers those; one that names none asks
+    /// its agent (`list`/`status`) and covers whatever it answers, so then nothing can be said here.
+    func checkFencingCoverage() {
+        let pm = spec.pacemaker
+        guard pm.stonithEnabled, !pm.fencing.isEmpty else { return }
+        let nodes = spec.nodes.map(\.name)
+        var covered = Set<String>()
+        var dynamic = false
+        for (i, device) in pm.fencing.enumerated() {
+            let list = device.parameters.last { $0.key == "pcmk_host_list" }?.value
+            let map = device.parameters.last { $0.key == "pcmk_host_map" }?.value
+            guard list != nil || map != nil else { dynamic = true; continue }
+            var names: [(String, String)] = []
+            if let list { names += Self.words(list, separators: " ,").map { ($0, "pcmk_host_list") } }
+            if let map {
+                names += Self.words(map, separators: " ,;").map { (String($0.split(separator: ":", maxSplits: 1).first ?? ""), "pcmk_host_map") }
+            }
+            for (name, key) in names {
+                if nodes.contains(name) { covered.insert(name) } else {
+                    let hint = closestMatch(name, in: nodes).map { "; did you mean '\($0)'?" } ?? ""
+                    r.error("pacemaker.fencing[\(i)].parameters.\(key)", "'\(name)' is not a node of this spec (\(nodes.joined(separator: ", ")))\(hint)")
+                }
+            }
+        }
+        let uncovered = nodes.filter { !covered.contains($0) }
+        if !dynamic && !uncovered.isEmpty {
+            r.error("pacemaker.fencing", "no device can fence \(uncovered.joined(separator: ", ")): each device names the nodes it fences (pcmk_host_list or pcmk_host_map) and none names \(uncovered.count == 1 ? "it" : "them"); with STONITH on, Pacemaker would not recover what runs there when it fails. Add \(uncovered.count == 1 ? "it" : "them") to a device, or a device for \(uncovered.count == 1 ? "it" : "them")")
+        }
+    }
+
+    static func words(_ text: String, separators: String) -> [String] {
+        text.split(whereSeparator: { separators.contains($0) }).map(String.init)
+    }
+
     func checkNewID(_ id: String, _ path: String, _ seen: inout [String: String]) {
         if !Grammar.matches(id, Grammar.pacemakerID) {
             r.error(path, "'\(id)' is not a valid Pacemaker id (letters, digits, '_', '.', '-', not starting with a digit)")

@@ -284,6 +284,7 @@ struct SpecValidator {
             if !seen.insert(name).inserted { r.error(path, "the id '\(name)' is used twice (resources, groups and fencing devices share one namespace)") }
         }
         checkResources(ownIDs: ids)
+        checkFencingCoverage()
         for (i, device) in pm.fencing.enumerated() where !Grammar.matches(device.type, Grammar.fenceAgent) {
             r.error("pacemaker.fencing[\(i)].type", device.type.hasPrefix("fence_")
                 ? "'\(device.type)' is not a fence agent name (fence_ and then letters, digits and '_')"

@@ -37,6 +37,19 @@ final class SpecLoaderTests: XCTestCase {
         XCTAssertEqual(settings["log_line_prefix"], "%t [%p]: db=%d,user=%u,app=%a,client=%h ")
     }
 
+    /// A device that names no nodes asks its agent which it fences: coverage cannot be judged, so
+    /// no error (the errors when every device names its nodes: Tests/Fixtures/invalid/fencing-coverage.yaml).
+    func testFencingCoverageWithADeviceThatAsksItsAgent() throws {
+        let path = "\(repositoryRoot)/Tests/Fixtures/invalid/fencing-coverage.yaml"
+        let yaml = try String(contentsOfFile: path, encoding: .utf8)
+            .replacingOccurrences(of: "dbb4:4", with: "db1:1")
+        let partial = SpecLoader.load(yaml: yaml, file: "f.yaml").diagnostics.map(\.description)
+        XCTAssertEqual(partial.count, 1)
+        XCTAssertTrue(partial.first?.contains("no device can fence db3") == true, "\(partial)")
+        let dynamic = yaml + "    - {name: xvm, type: fence_xvm}\n"
+        XCTAssertEqual(SpecLoader.load(yaml: dynamic, file: "f.yaml").diagnostics.map(\.description), [])
+    }
+
     /// Every file in Tests/Fixtures/invalid gives exactly the diagnostics of its .expected file.
     func testInvalidFixturesGiveTheExactDiagnostics() throws {
         let directory = "\(repositoryRoot)/Tests/Fixtures/invalid"

@@ -2,7 +2,7 @@
 # Issue 14 (seeds 002/003), on the shared cluster of test_10 after test_16: specs/testbed-app.yaml
 # adds an application to it — a python3 HTTP server (ocf:heartbeat:anything) and its own virtual
 # IP in one group, colocated with the primary, started after promotion, preferring node2 by 50.
-# The plan shows exactly those objects and nothing of pgha's own; apply adds them in one push
+# A misspelt parameter or agent is refused at plan time, naming the spec key. The plan shows exactly those objects and nothing of pgha's own; apply adds them in one push
 # without restarting PostgreSQL; the server answers on its address; a second plan exits 0. A
 # parameter changed by hand is shown and repaired; a resource someone added by hand and their
 # `pcs resource ban` stay untouched. kill -9 of the primary's postmaster: the group follows the
@@ -20,6 +20,16 @@ pgpid() { on "$1" "head -1 /var/lib/postgresql/15/pgha/postmaster.pid"; }
 runs() { where node3 "$1"; }
 answers() { on node3 "python3 -c 'import urllib.request; urllib.request.urlopen(\"http://10.77.0.110:8080/\", timeout=2)'" >/dev/null 2>&1; }
 export -f on where roles answers runs
+
+# The agents are checked on the hosts at plan time: a parameter the agent lacks and an agent no
+# node has are refused, naming the spec key; nothing is changed.
+sed -e 's/        binfile:/        bin_file:/' -e 's/agent: ocf:heartbeat:IPaddr2$/agent: ocf:heartbeat:IPaddr3/' $spec > /tmp/pgha-e2e-app-typo.yaml
+exits 1 "plan with a misspelt parameter and agent" "$pgha" plan /tmp/pgha-e2e-app-typo.yaml -i $inv
+grep -qF "pacemaker.resources[1].params.bin_file: ocf:heartbeat:anything on node1 has no parameter 'bin_file'; did you mean 'binfile'?" <<<"$out" \
+  || { printf '%s\n' "$out"; fail "the misspelt parameter is not named"; }
+grep -qF "ocf:heartbeat:IPaddr3 (pacemaker.resources[0] app-vip) is not installed on node2" <<<"$out" \
+  || { printf '%s\n' "$out"; fail "the missing agent is not named"; }
+echo "plan refuses a parameter anything lacks (did you mean 'binfile'?) and an agent no node has (IPaddr3)"
 
 # Someone's own resource, not in any spec: pgha leaves it alone.
 on node1 "pcs resource create foreign-dummy ocf:heartbeat:Dummy --wait=30" >/dev/null 2>&1 || fail "pcs resource create foreign-dummy"
