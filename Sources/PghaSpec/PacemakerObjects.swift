@@ -275,8 +275,10 @@ extension SpecValidator {
 
     /// With STONITH on, every node must be one some device can fence. A device that names its
     /// targets (`pcmk_host_list`: names separated by spaces or commas; `pcmk_host_map`:
-    /// `node:port` pairs separated by `;`, spaces or commas) covers those; one that names none asks
-    /// its agent (`list`/`status`) and covers whatever it answers, so then nothing can be said here.
+    /// `node:ports` entries separated by `;` or spaces, `node1:1;node2:2,3` — Pacemaker's
+    /// example — with `=` also taken for `:`) covers those; one that names none, or whose
+    /// `pcmk_host_check` is `dynamic-list` or `none`, asks its agent (or fences anything), so
+    /// then nothing can be said here.
     func checkFencingCoverage() {
         let pm = spec.pacemaker
         guard pm.stonithEnabled, !pm.fencing.isEmpty else { return }
@@ -286,11 +288,14 @@ extension SpecValidator {
         for (i, device) in pm.fencing.enumerated() {
             let list = device.parameters.last { $0.key == "pcmk_host_list" }?.value
             let map = device.parameters.last { $0.key == "pcmk_host_map" }?.value
-            guard list != nil || map != nil else { dynamic = true; continue }
+            let check = device.parameters.last { $0.key == "pcmk_host_check" }?.value
+            guard list != nil || map != nil, check != "dynamic-list", check != "none" else { dynamic = true; continue }
             var names: [(String, String)] = []
             if let list { names += Self.words(list, separators: " ,").map { ($0, "pcmk_host_list") } }
             if let map {
-                names += Self.words(map, separators: " ,;").map { (String($0.split(separator: ":", maxSplits: 1).first ?? ""), "pcmk_host_map") }
+                names += Self.words(map, separators: " ;").map {
+                    (String($0.split(maxSplits: 1, whereSeparator: { $0 == ":" || $0 == "=" }).first ?? ""), "pcmk_host_map")
+                }
             }
             for (name, key) in names {
                 if nodes.contains(name) { covered.insert(name) } else {

@@ -48,6 +48,12 @@ final class SpecLoaderTests: XCTestCase {
         XCTAssertTrue(partial.first?.contains("no device can fence db3") == true, "\(partial)")
         let dynamic = yaml + "    - {name: xvm, type: fence_xvm}\n"
         XCTAssertEqual(SpecLoader.load(yaml: dynamic, file: "f.yaml").diagnostics.map(\.description), [])
+        // Pacemaker's own example of a map (ports after the node, a comma between two ports).
+        let ports = yaml.replacingOccurrences(of: "db2:2;db1:1", with: "db2:2,5; db3=3")
+        XCTAssertEqual(SpecLoader.load(yaml: ports, file: "f.yaml").diagnostics.map(\.description), [])
+        // pcmk_host_check none or dynamic-list: the list does not limit the device.
+        let unchecked = yaml.replacingOccurrences(of: "pcmk_host_list: \"db1,db2\"", with: "pcmk_host_list: \"db1,db2\", pcmk_host_check: none")
+        XCTAssertEqual(SpecLoader.load(yaml: unchecked, file: "f.yaml").diagnostics.map(\.description), [])
     }
 
     /// Every file in Tests/Fixtures/invalid gives exactly the diagnostics of its .expected file.
