@@ -298,9 +298,14 @@ extension SpecValidator {
                 }
             }
             for (name, key) in names {
-                if nodes.contains(name) { covered.insert(name) } else {
+                let path = "pacemaker.fencing[\(i)].parameters.\(key)"
+                if nodes.contains(name) { covered.insert(name) } else if !Grammar.isHostName(name) {
+                    r.error(path, "'\(Grammar.escaped(name))' is not a node name (a host name: letters, digits and '-' in labels separated by '.')")
+                } else {
+                    // A shared device (a PDU) may also serve hosts of other clusters; a typo here
+                    // leaves a node uncovered, which is the error below.
                     let hint = closestMatch(name, in: nodes).map { "; did you mean '\($0)'?" } ?? ""
-                    r.error("pacemaker.fencing[\(i)].parameters.\(key)", "'\(name)' is not a node of this spec (\(nodes.joined(separator: ", ")))\(hint)")
+                    r.warning(path, "'\(name)' is not a node of this spec (\(nodes.joined(separator: ", ")))\(hint)")
                 }
             }
         }
