@@ -175,6 +175,8 @@ extension Grammar {
     /// Resource agents other than fence agents (those are `pacemaker.fencing`): `ocf:PROVIDER:TYPE`,
     /// or `systemd:UNIT`, `lsb:NAME`, `service:NAME` (a systemd unit may carry `@instance`).
     public static let resourceAgent = "ocf:[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+|(?:systemd|lsb|service):[A-Za-z0-9_.@-]+"
+    /// An operation's on-fail policies (Pacemaker's).
+    public static let onFailPolicies = ["ignore", "block", "stop", "restart", "fence", "standby", "demote"]
     /// Pacemaker scores: an integer, or INFINITY with an optional sign.
     public static let score = "[+-]?(?:INFINITY|[0-9]{1,7})"
 }
@@ -212,7 +214,7 @@ extension SpecValidator {
                     if let value { refuse(value, "\(o).\(key)", unless: Grammar.matches(value, Grammar.duration), "a duration like 10s, 500ms or 2min") }
                 }
                 if let onFail = op.onFail {
-                    let allowed = ["ignore", "block", "stop", "restart", "fence", "standby", "demote"]
+                    let allowed = Grammar.onFailPolicies
                     if !allowed.contains(onFail) {
                         let hint = closestMatch(onFail, in: allowed).map { "; did you mean '\($0)'?" } ?? ""
                         r.error("\(o).on_fail", "'\(onFail)' is not one of \(allowed.joined(separator: ", "))\(hint)")

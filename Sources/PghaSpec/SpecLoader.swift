@@ -152,7 +152,7 @@ struct SpecDecoder {
                 } else if field == "timeout" { result[index].timeout = value } else { result[index].interval = value }
             }
             if op.has("on_fail") {
-                let allowed = ["ignore", "block", "stop", "restart", "fence", "standby", "demote"]
+                let allowed = Grammar.onFailPolicies
                 if let value = r.string(op["on_fail"], "\(opPath).on_fail") {
                     if allowed.contains(value) { result[index].onFail = value } else {
                         let hint = closestMatch(value, in: allowed).map { "; did you mean '\($0)'?" } ?? ""

@@ -16,11 +16,7 @@ final class ClusterObjectsTests: XCTestCase {
 
     func fixturePath(_ name: String) -> String { "\(repositoryRoot)/Tests/Fixtures/cib-testbed-\(name).xml" }
 
-    func differences(_ name: String) throws -> [String] {
-        let desired = try ClusterConfig.desired(spec: try appSpec(), dialect: .v0_11)
-        let live = try ClusterConfig.parse(try String(contentsOfFile: fixturePath(name), encoding: .utf8))
-        return ClusterConfig.compare(desired: desired, live: live).map(\.description)
-    }
+    func differences(_ name: String) throws -> [String] { try differencesOf(fixturePath(name)) }
 
     func testConvergedApplicationHasNoDifferences() throws {
         XCTAssertEqual(try differences("app-converged"), [])
